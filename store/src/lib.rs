@@ -1,0 +1,41 @@
+//! The control-plane store: MagFlock's own state (users, roles, sessions,
+//! settings and the audit log) on SQLite (embedded, the default) or PostgreSQL.
+//!
+//! Guarantees:
+//! * One trait, [`Store`], is all the rest of MagFlock sees; [`SqlStore`] implements it
+//!   for both engines, and the same behaviour tests run against each.
+//! * Migrations are append-only and run at connect; an edited, already applied
+//!   migration stops the start with an error naming it.
+//! * The audit log is append-only (the database refuses UPDATE and DELETE) and
+//!   hash-chained; [`Store::audit_verify`] reports the first broken link.
+//! * Connection problems surface as [`StoreError::Unavailable`] so callers can tell
+//!   "the database is down" from "the request was wrong"; the pool recovers by
+//!   itself when the database comes back.
+
+mod audit;
+mod chain;
+mod connect;
+mod error;
+mod sessions;
+mod settings;
+mod sql_store;
+mod store;
+#[cfg(feature = "testing")]
+pub mod testing;
+mod users;
+
+pub use chain::GENESIS_HASH;
+pub use connect::{Engine, redact_url};
+pub use error::StoreError;
+pub use sql_store::SqlStore;
+pub use store::{SessionRow, Store};
+
+pub type Result<T, E = StoreError> = std::result::Result<T, E>;
+
+/// Now, in milliseconds since the Unix epoch.
+pub fn now_millis() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_millis() as i64)
+        .unwrap_or_default()
+}

@@ -1,0 +1,66 @@
+//! The storage trait: everything MagFlock keeps about its own control plane.
+
+use crate::{Engine, Result};
+use async_trait::async_trait;
+use magflock_types::{
+    AuditEntry, AuditFilter, AuditPage, ChainReport, Millis, NewAuditEntry, NewUser, Role, User,
+};
+
+/// A stored session: opaque data (tower-sessions' record, JSON) and its expiry.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct SessionRow {
+    pub id: String,
+    pub data: String,
+    pub expires_at: Millis,
+    /// The signed-in user, so their sessions can be ended when they are disabled.
+    pub user_id: Option<String>,
+}
+
+#[async_trait]
+pub trait Store: Send + Sync + 'static {
+    fn engine(&self) -> Engine;
+    /// Cheap round trip; `Unavailable` when the database cannot be reached.
+    async fn ping(&self) -> Result<()>;
+
+    // --- users -------------------------------------------------------------
+    async fn user_count(&self) -> Result<i64>;
+    /// Creates the first owner, atomically: fails with `AlreadySetUp` if any
+    /// first-run setup already happened, even concurrently.
+    async fn create_first_owner(&self, user: NewUser) -> Result<User>;
+    /// Creates an account; `Conflict` if the email is taken.
+    async fn create_user(&self, user: NewUser) -> Result<User>;
+    async fn user_by_id(&self, id: &str) -> Result<Option<User>>;
+    /// The account and its password hash, for sign-in.
+    async fn user_with_hash_by_email(&self, email: &str) -> Result<Option<(User, String)>>;
+    async fn list_users(&self) -> Result<Vec<User>>;
+    /// Changes a role; `LastOwner` if that would leave no active owner.
+    async fn set_user_role(&self, id: &str, role: Role) -> Result<User>;
+    /// Disables (`Some(at)`) or re-enables (`None`) an account; `LastOwner` if that
+    /// would leave no active owner. Disabling also ends the account's sessions.
+    async fn set_user_disabled(&self, id: &str, disabled_at: Option<Millis>) -> Result<User>;
+    /// Replaces the password hash and ends the account's sessions.
+    async fn set_password_hash(&self, id: &str, hash: &str) -> Result<()>;
+    async fn record_login(&self, id: &str, at: Millis) -> Result<()>;
+
+    // --- sessions ----------------------------------------------------------
+    async fn session_load(&self, id: &str, now: Millis) -> Result<Option<SessionRow>>;
+    /// Inserts or replaces.
+    async fn session_save(&self, row: SessionRow) -> Result<()>;
+    /// Inserts only; `Conflict` if the id exists (used for fresh ids).
+    async fn session_create(&self, row: SessionRow) -> Result<()>;
+    async fn session_delete(&self, id: &str) -> Result<()>;
+    async fn session_delete_expired(&self, now: Millis) -> Result<u64>;
+    async fn session_count_active(&self, now: Millis) -> Result<i64>;
+
+    // --- settings ----------------------------------------------------------
+    async fn settings_all(&self) -> Result<Vec<(String, String)>>;
+    async fn setting_set(&self, key: &str, value: &str, by: Option<&str>) -> Result<()>;
+
+    // --- audit -------------------------------------------------------------
+    /// Appends an entry to the chain; returns it with its sequence number and hash.
+    async fn audit_append(&self, entry: NewAuditEntry) -> Result<AuditEntry>;
+    /// Entries matching `filter`, newest first.
+    async fn audit_list(&self, filter: &AuditFilter) -> Result<AuditPage>;
+    /// Walks the whole chain from the first entry and reports the first broken link.
+    async fn audit_verify(&self) -> Result<ChainReport>;
+}
