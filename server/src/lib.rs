@@ -1,1 +1,18 @@
-pub fn x(){}
+//! The `magflock` server: configuration, start-up, HTTP wiring and the admin
+//! command line. This crate is the only place that knows every concrete type.
+//!
+//! Guarantees: a bad setting stops the start with one message naming the
+//! setting ([`error::StartError`]); every request passes the client-address,
+//! cross-origin and session layers before any handler; the server shuts down
+//! gracefully on Ctrl-C / SIGTERM.
+
+pub mod cli;
+pub mod config;
+pub mod error;
+pub mod http_layers;
+pub mod serve;
+pub mod sessions;
+
+pub use config::Config;
+pub use error::StartError;
+pub use serve::{Running, start};

@@ -8,6 +8,7 @@
 pub mod audit;
 pub mod password;
 pub mod role;
+pub mod time;
 pub mod user;
 
 pub use audit::{ActorKind, AuditEntry, AuditFilter, AuditPage, BrokenLink, ChainReport, NewAuditEntry, Outcome};

@@ -1,0 +1,43 @@
+//! MagUI's server functions: the only door between the browser and the control
+//! plane. Each lives at a stable path under `/api/` (its endpoint name), takes
+//! URL-encoded arguments (so plain HTML forms work before hydration), and
+//! delegates its work to `crate::server`, which checks the session and role first.
+//!
+//! [`ENDPOINTS`] lists every one with the least role it needs; the server's
+//! role test walks this table, so a new endpoint without an entry fails it.
+
+pub mod audit;
+pub mod dashboard;
+pub mod session;
+pub mod settings;
+pub mod users;
+
+use magflock_types::Role;
+
+/// Who may call an endpoint.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Access {
+    /// Anyone, signed in or not (setup, sign-in, session status).
+    Public,
+    /// Signed in with at least this role.
+    AtLeast(Role),
+}
+
+/// Every server function: (path, access).
+pub const ENDPOINTS: &[(&str, Access)] = &[
+    ("/api/session_info", Access::Public),
+    ("/api/setup_owner", Access::Public),
+    ("/api/login", Access::Public),
+    ("/api/logout", Access::Public),
+    ("/api/change_own_password", Access::AtLeast(Role::Auditor)),
+    ("/api/dashboard_summary", Access::AtLeast(Role::Auditor)),
+    ("/api/audit_entries", Access::AtLeast(Role::Auditor)),
+    ("/api/verify_audit_chain", Access::AtLeast(Role::Auditor)),
+    ("/api/get_settings", Access::AtLeast(Role::Auditor)),
+    ("/api/update_settings", Access::AtLeast(Role::Admin)),
+    ("/api/list_users", Access::AtLeast(Role::Admin)),
+    ("/api/create_user", Access::AtLeast(Role::Admin)),
+    ("/api/change_role", Access::AtLeast(Role::Admin)),
+    ("/api/set_user_enabled", Access::AtLeast(Role::Admin)),
+    ("/api/reset_password", Access::AtLeast(Role::Admin)),
+];

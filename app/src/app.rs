@@ -1,0 +1,134 @@
+//! The page shell, the router, and the console layout that decides, for every
+//! page, whether to show it, send the visitor to first-run setup, or to sign-in.
+
+use crate::api::session::{SessionState, current_session};
+use crate::components::chrome::Chrome;
+use crate::components::errors::ErrorPage;
+use crate::pages;
+use crate::AppError;
+use leptos::prelude::*;
+use leptos_meta::{MetaTags, Stylesheet, Title, provide_meta_context};
+use leptos_router::components::{Outlet, ParentRoute, Redirect, Route, Router, Routes};
+use leptos_router::hooks::use_location;
+use leptos_router::{SsrMode, path};
+use magflock_types::User;
+
+/// Sets the colour scheme before the first paint (saved choice, else the system's).
+const THEME_BOOT: &str = "try{var t=localStorage.getItem('magflock-theme');if(t==='dark'||(!t&&matchMedia('(prefers-color-scheme: dark)').matches)){document.documentElement.classList.add('dark')}}catch(e){}";
+
+pub fn shell(options: LeptosOptions) -> impl IntoView {
+    view! {
+        <!DOCTYPE html>
+        <html lang="en">
+            <head>
+                <meta charset="utf-8"/>
+                <meta name="viewport" content="width=device-width, initial-scale=1"/>
+                <script inner_html=THEME_BOOT></script>
+                <AutoReload options=options.clone()/>
+                <HydrationScripts options/>
+                <MetaTags/>
+            </head>
+            <body class="h-full bg-slate-50 text-slate-900 antialiased dark:bg-slate-950 dark:text-slate-100">
+                <App/>
+            </body>
+        </html>
+    }
+}
+
+/// The session as the server last reported it; refetched after sign-in and sign-out.
+#[derive(Clone, Copy)]
+pub struct SessionResource(pub Resource<Result<SessionState, AppError>>);
+
+/// The signed-in user, provided to every console page.
+#[derive(Clone)]
+pub struct CurrentUser(pub User);
+
+pub fn use_current_user() -> Option<User> {
+    use_context::<CurrentUser>().map(|c| c.0)
+}
+
+#[component]
+pub fn App() -> impl IntoView {
+    provide_meta_context();
+    let session = Resource::new(|| (), |_| current_session());
+    provide_context(SessionResource(session));
+
+    view! {
+        <Stylesheet id="leptos" href="/pkg/magflock.css"/>
+        <Title formatter=|text: String| if text.is_empty() { "MagFlock".to_string() } else { format!("{text} · MagFlock") }/>
+        <Router>
+            <Routes fallback=|| view! { <ErrorPage error=AppError::NotFound("There is no page at this address.".into())/> }>
+                <Route path=path!("/setup") view=pages::setup::SetupPage ssr=SsrMode::Async/>
+                <Route path=path!("/login") view=pages::login::LoginPage ssr=SsrMode::Async/>
+                <ParentRoute path=path!("") view=ConsoleLayout ssr=SsrMode::Async>
+                    <Route path=path!("") view=pages::dashboard::DashboardPage ssr=SsrMode::Async/>
+                    <Route path=path!("marketplace") view=|| view! { <pages::placeholder::NotYetBuilt title="Marketplace" what="browse and search the extension catalog, with each package's publisher, signature and requested capabilities"/> } ssr=SsrMode::Async/>
+                    <Route path=path!("extensions") view=|| view! { <pages::placeholder::NotYetBuilt title="Extensions" what="manage installed extensions: enable, disable, upgrade, roll back, uninstall and revoke capabilities live"/> } ssr=SsrMode::Async/>
+                    <Route path=path!("approvals") view=|| view! { <pages::placeholder::NotYetBuilt title="Approvals" what="decide capability requests from installs and upgrades"/> } ssr=SsrMode::Async/>
+                    <Route path=path!("health") view=|| view! { <pages::placeholder::NotYetBuilt title="Health" what="watch each extension's CPU, memory, error rate and latency live"/> } ssr=SsrMode::Async/>
+                    <Route path=path!("audit") view=pages::audit::AuditPage ssr=SsrMode::Async/>
+                    <Route path=path!("users") view=pages::users::UsersPage ssr=SsrMode::Async/>
+                    <Route path=path!("settings") view=pages::settings::SettingsPage ssr=SsrMode::Async/>
+                    <Route path=path!("account") view=pages::account::AccountPage ssr=SsrMode::Async/>
+                </ParentRoute>
+            </Routes>
+        </Router>
+    }
+}
+
+/// A path is a safe place to return to after sign-in only if it stays on this site.
+pub fn safe_next(next: Option<String>) -> String {
+    next.filter(|n| n.starts_with('/') && !n.starts_with("//") && !n.contains('\\'))
+        .unwrap_or_else(|| "/".to_string())
+}
+
+/// Percent-encodes a path for use as a query value.
+pub fn encode_query_value(text: &str) -> String {
+    text.bytes()
+        .map(|b| match b {
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' | b'/' => (b as char).to_string(),
+            _ => format!("%{b:02X}"),
+        })
+        .collect()
+}
+
+/// Every console page goes through here: setup first, then sign-in, then the page.
+#[component]
+fn ConsoleLayout() -> impl IntoView {
+    let session = expect_context::<SessionResource>().0;
+    let location = use_location();
+    view! {
+        <Suspense fallback=|| view! { <div class="p-8 text-sm text-slate-500">"Loading…"</div> }>
+            {move || Suspend::new(async move {
+                match session.await {
+                    Err(error) => view! { <ErrorPage error/> }.into_any(),
+                    Ok(info) if info.setup_needed => view! { <Redirect path="/setup"/> }.into_any(),
+                    Ok(SessionState { user: None, .. }) => {
+                        let here = location.pathname.get_untracked();
+                        let path = if here == "/" { "/login".to_string() } else { format!("/login?next={}", encode_query_value(&here)) };
+                        view! { <Redirect path/> }.into_any()
+                    }
+                    Ok(SessionState { user: Some(user), instance_name, .. }) => {
+                        provide_context(CurrentUser(user.clone()));
+                        view! { <Chrome user instance_name><Outlet/></Chrome> }.into_any()
+                    }
+                }
+            })}
+        </Suspense>
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn next_stays_on_site() {
+        assert_eq!(safe_next(Some("/users".into())), "/users");
+        assert_eq!(safe_next(Some("//evil.example".into())), "/");
+        assert_eq!(safe_next(Some("https://evil.example".into())), "/");
+        assert_eq!(safe_next(Some("/\\evil.example".into())), "/");
+        assert_eq!(safe_next(None), "/");
+        assert_eq!(encode_query_value("/audit?x=1&y"), "/audit%3Fx%3D1%26y");
+    }
+}

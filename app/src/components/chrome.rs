@@ -1,0 +1,79 @@
+//! The console around every signed-in page: navigation (only what the role may
+//! open), the instance name, the signed-in user, the theme switch and sign-out.
+
+use super::theme::ThemeToggle;
+use super::ui::RoleBadge;
+use crate::api::session::Logout;
+use crate::app::SessionResource;
+use leptos::prelude::*;
+use leptos_router::hooks::use_location;
+use magflock_types::{Role, User};
+
+/// (path, label, least role that may open it).
+const NAV: &[(&str, &str, Role)] = &[
+    ("/", "Dashboard", Role::Auditor),
+    ("/marketplace", "Marketplace", Role::Auditor),
+    ("/extensions", "Extensions", Role::Auditor),
+    ("/approvals", "Approvals", Role::Auditor),
+    ("/health", "Health", Role::Auditor),
+    ("/audit", "Audit Log", Role::Auditor),
+    ("/users", "Users", Role::Admin),
+    ("/settings", "Settings", Role::Auditor),
+];
+
+#[component]
+pub fn Chrome(user: User, instance_name: String, children: Children) -> impl IntoView {
+    let location = use_location();
+    let session = expect_context::<SessionResource>().0;
+    let logout = ServerAction::<Logout>::new();
+    Effect::new(move |_| {
+        if let Some(Ok(())) = logout.value().get() {
+            session.refetch();
+        }
+    });
+    let links = NAV
+        .iter()
+        .filter(|(_, _, min)| user.role.at_least(*min))
+        .map(|(href, label, _)| {
+            let href = *href;
+            let active = move || {
+                let path = location.pathname.get();
+                if href == "/" { path == "/" } else { path.starts_with(href) }
+            };
+            view! {
+                <a
+                    href=href
+                    aria-current=move || active().then_some("page")
+                    class="block whitespace-nowrap rounded-md px-3 py-2 text-sm font-medium text-slate-300 hover:bg-slate-800 hover:text-white focus-visible:outline focus-visible:outline-2 focus-visible:outline-indigo-400 aria-[current=page]:bg-slate-800 aria-[current=page]:text-white"
+                >
+                    {*label}
+                </a>
+            }
+        })
+        .collect_view();
+    view! {
+        <div class="min-h-screen md:flex">
+            <a href="#main" class="sr-only focus:not-sr-only focus:absolute focus:left-2 focus:top-2 focus:z-50 focus:rounded focus:bg-white focus:px-3 focus:py-2 focus:text-slate-900">"Skip to content"</a>
+            <aside class="bg-slate-900 md:flex md:w-60 md:flex-col">
+                <div class="flex items-center gap-2 px-4 py-4">
+                    <span class="inline-flex h-8 w-8 items-center justify-center rounded-md bg-indigo-500 text-sm font-bold text-white" aria-hidden="true">"M"</span>
+                    <span class="truncate text-sm font-semibold text-white" data-testid="instance-name">{instance_name}</span>
+                </div>
+                <nav aria-label="Main" class="flex gap-1 overflow-x-auto px-2 pb-3 md:flex-col md:overflow-visible">{links}</nav>
+            </aside>
+            <div class="flex min-w-0 flex-1 flex-col">
+                <header class="flex items-center justify-end gap-3 border-b border-slate-200 bg-white px-4 py-3 dark:border-slate-800 dark:bg-slate-900">
+                    <ThemeToggle/>
+                    <a href="/account" class="flex items-center gap-2 rounded-md px-2 py-1 text-sm hover:bg-slate-100 focus-visible:outline focus-visible:outline-2 focus-visible:outline-indigo-500 dark:hover:bg-slate-800" data-testid="current-user">
+                        <span class="font-medium">{user.display_name.clone()}</span>
+                        <RoleBadge role=user.role/>
+                    </a>
+                    <ActionForm action=logout>
+                        <button type="submit" class="rounded-md px-2.5 py-1.5 text-sm text-slate-600 hover:bg-slate-100 focus-visible:outline focus-visible:outline-2 focus-visible:outline-indigo-500 dark:text-slate-300 dark:hover:bg-slate-800">"Sign out"</button>
+                    </ActionForm>
+                </header>
+                <main id="main" class="mx-auto w-full max-w-6xl flex-1 p-4 md:p-8">{children()}</main>
+            </div>
+        </div>
+    }
+}

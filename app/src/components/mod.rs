@@ -1,0 +1,7 @@
+//! Building blocks shared by the pages: the console chrome, error pages and
+//! small UI pieces (cards, fields, badges). They hold no data of their own.
+
+pub mod chrome;
+pub mod errors;
+pub mod theme;
+pub mod ui;

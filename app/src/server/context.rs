@@ -1,0 +1,38 @@
+//! What every server function can reach: the store, the sign-in throttle and the
+//! current settings. The server crate builds one [`AppContext`] at start and
+//! provides it to every request.
+
+use super::throttle::LoginThrottle;
+use crate::api::settings::Settings;
+use magflock_store::Store;
+use std::sync::{Arc, RwLock};
+
+#[derive(Clone)]
+pub struct AppContext {
+    pub store: Arc<dyn Store>,
+    pub throttle: Arc<LoginThrottle>,
+    /// The instance settings as last saved; read on every request, written by the
+    /// settings page (which saves to the store first).
+    pub settings: Arc<RwLock<Settings>>,
+    pub started_at: i64,
+}
+
+impl AppContext {
+    pub fn new(store: Arc<dyn Store>, settings: Settings) -> AppContext {
+        AppContext {
+            store,
+            throttle: Arc::new(LoginThrottle::default()),
+            settings: Arc::new(RwLock::new(settings)),
+            started_at: magflock_store::now_millis(),
+        }
+    }
+
+    pub fn settings(&self) -> Settings {
+        self.settings.read().map(|s| s.clone()).unwrap_or_default()
+    }
+}
+
+/// The client's address as the server decided it (the socket peer, or the
+/// forwarded address when the server is told to trust its proxy).
+#[derive(Clone, Debug, Default)]
+pub struct ClientIp(pub Option<String>);

@@ -1,0 +1,116 @@
+//! The wall: who is calling, and may they.
+//!
+//! Guarantees: [`require`] is the first thing every protected server function
+//! does. It reads the session cookie's record from the store, ends sessions that
+//! are past their absolute lifetime or whose user was disabled or deleted, loads
+//! the user fresh (so a role change applies on the next call), and refuses a role
+//! below the minimum with `Forbidden`, recording the refusal in the audit log.
+//! [`respond`] turns an error into its HTTP status (and `Retry-After`).
+
+use super::audit::{self, Actor};
+use super::context::{AppContext, ClientIp};
+use crate::AppError;
+use leptos::prelude::*;
+use magflock_store::now_millis;
+use magflock_types::{Outcome, Role, User};
+use tower_sessions::Session;
+
+/// Session keys.
+pub const USER_ID: &str = "user_id";
+pub const LOGIN_AT: &str = "login_at";
+
+/// Marks session-store errors caused by an unreachable database (the server's
+/// session store prefixes its backend errors with this).
+pub const SESSION_STORE_UNAVAILABLE: &str = "unavailable:";
+
+fn session_failed(err: tower_sessions::session::Error) -> AppError {
+    if err.to_string().contains(SESSION_STORE_UNAVAILABLE) {
+        AppError::Unavailable
+    } else {
+        AppError::internal(err)
+    }
+}
+
+/// A signed-in caller who passed the role check.
+#[derive(Clone, Debug)]
+pub struct Caller {
+    pub user: User,
+    pub ip: Option<String>,
+}
+
+impl Caller {
+    pub fn actor(&self) -> Actor {
+        Actor::User { user: self.user.clone(), ip: self.ip.clone() }
+    }
+}
+
+pub fn ctx() -> Result<AppContext, AppError> {
+    use_context::<AppContext>().ok_or_else(|| AppError::internal("AppContext was not provided"))
+}
+
+pub async fn session() -> Result<Session, AppError> {
+    leptos_axum::extract::<Session>().await.map_err(AppError::internal)
+}
+
+pub async fn client_ip() -> Option<String> {
+    leptos_axum::extract::<axum::Extension<ClientIp>>().await.ok().and_then(|e| e.0.0)
+}
+
+/// The signed-in user, if the session is valid; clears sessions that are not.
+pub async fn current_user() -> Result<Option<User>, AppError> {
+    let ctx = ctx()?;
+    let session = session().await?;
+    let Some(user_id) = session.get::<String>(USER_ID).await.map_err(session_failed)? else {
+        return Ok(None);
+    };
+    let login_at = session.get::<i64>(LOGIN_AT).await.map_err(session_failed)?.unwrap_or(0);
+    let max_age_ms = i64::from(ctx.settings().session_max_hours) * 3_600_000;
+    if now_millis() - login_at > max_age_ms {
+        let _ = session.flush().await;
+        audit::record(&Actor::System, "auth.session_expired", Some(&user_id), Outcome::Success, serde_json::json!({"reason": "absolute lifetime reached"})).await?;
+        return Ok(None);
+    }
+    match ctx.store.user_by_id(&user_id).await? {
+        Some(user) if user.is_active() => Ok(Some(user)),
+        _ => {
+            let _ = session.flush().await;
+            Ok(None)
+        }
+    }
+}
+
+/// The caller, if signed in with at least `min`; otherwise `Unauthenticated` or
+/// `Forbidden` (audited as `auth.permission_denied`).
+pub async fn require(min: Role) -> Result<Caller, AppError> {
+    let user = current_user().await?.ok_or(AppError::Unauthenticated)?;
+    let caller = Caller { user, ip: client_ip().await };
+    if !caller.user.role.at_least(min) {
+        let path = use_context::<http::request::Parts>().map(|p| p.uri.path().to_string());
+        audit::record(
+            &caller.actor(),
+            "auth.permission_denied",
+            path.as_deref(),
+            Outcome::Denied,
+            serde_json::json!({"required_role": min.as_str(), "role": caller.user.role.as_str()}),
+        )
+        .await?;
+        return Err(AppError::Forbidden);
+    }
+    Ok(caller)
+}
+
+/// Passes `result` through, setting the response status (and `Retry-After` for
+/// throttling) from the error. Every server function ends with this.
+pub fn respond<T>(result: Result<T, AppError>) -> Result<T, AppError> {
+    if let Err(err) = &result {
+        if let Some(options) = use_context::<leptos_axum::ResponseOptions>() {
+            if let Ok(status) = http::StatusCode::from_u16(err.status()) {
+                options.set_status(status);
+            }
+            if let AppError::Throttled { retry_after_secs } = err {
+                options.insert_header(http::header::RETRY_AFTER, http::HeaderValue::from(*retry_after_secs));
+            }
+        }
+    }
+    result
+}

@@ -1,0 +1,136 @@
+//! Start-up: open the store, apply first-run settings, wire the HTTP stack and
+//! listen.
+//!
+//! Guarantees: nothing listens until the store is open and migrated; every
+//! start-up failure is a [`StartError`] naming its setting; [`Running::stop`]
+//! finishes in-flight requests before returning.
+
+use crate::cli::create_account_from_env;
+use crate::http_layers::{self, LayerConfig};
+use crate::sessions::DbSessionStore;
+use crate::{Config, StartError};
+use axum::Router;
+use axum::middleware::{from_fn, from_fn_with_state};
+use leptos::prelude::provide_context;
+use leptos_axum::{LeptosRoutes, file_and_error_handler_with_context, generate_route_list};
+use magflock_app::api::settings::Settings;
+use magflock_app::server::AppContext;
+use magflock_app::{App, shell};
+use magflock_store::{SqlStore, Store, StoreError, redact_url};
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
+use tokio::sync::oneshot;
+use tower_sessions::cookie::SameSite;
+use tower_sessions::{Expiry, SessionManagerLayer};
+
+/// The setting that decides the listening address.
+const ADDR_SETTING: &str = "LEPTOS_SITE_ADDR (site-addr in Leptos.toml)";
+/// The session cookie's name.
+pub const SESSION_COOKIE: &str = "magflock_session";
+
+/// A started server.
+pub struct Running {
+    pub addr: SocketAddr,
+    /// True while no account exists (the first visitor creates the owner).
+    pub setup_needed: bool,
+    pub store: Arc<dyn Store>,
+    shutdown: oneshot::Sender<()>,
+    task: tokio::task::JoinHandle<std::io::Result<()>>,
+}
+
+impl Running {
+    /// Stops accepting connections, finishes in-flight requests, and returns.
+    pub async fn stop(self) {
+        let _ = self.shutdown.send(());
+        let _ = self.task.await;
+    }
+
+    /// Waits until the server stops by itself (it only does on an I/O error).
+    pub async fn wait(self) -> std::io::Result<()> {
+        let _keep_running = self.shutdown;
+        self.task.await.unwrap_or_else(|e| Err(std::io::Error::other(e)))
+    }
+
+    /// Stops when `signal` completes.
+    pub async fn run_until(self, signal: impl std::future::Future<Output = ()>) -> std::io::Result<()> {
+        let Running { shutdown, task, .. } = self;
+        tokio::select! {
+            result = task => return result.unwrap_or_else(|e| Err(std::io::Error::other(e))),
+            _ = signal => {}
+        }
+        let _ = shutdown.send(());
+        Ok(())
+    }
+}
+
+/// Opens the control-plane store named by `DATABASE_URL`.
+pub async fn open_store(database_url: &str) -> Result<Arc<dyn Store>, StartError> {
+    match SqlStore::open(database_url).await {
+        Ok(store) => Ok(Arc::new(store)),
+        Err(StoreError::Unavailable(problem)) => Err(StartError::config(
+            "DATABASE_URL",
+            format!("cannot reach the database at {}: {problem}", redact_url(database_url)),
+        )),
+        Err(other) => Err(other.into()),
+    }
+}
+
+pub async fn start(config: Config) -> Result<Running, StartError> {
+    let store = open_store(&config.database_url).await?;
+    create_account_from_env(store.as_ref()).await?;
+    let (settings, bad) = Settings::from_pairs(&store.settings_all().await?);
+    for key in bad {
+        tracing::warn!(setting = %key, "stored setting is invalid; using its default");
+    }
+    let setup_needed = store.user_count().await? == 0;
+    let ctx = AppContext::new(store.clone(), settings.clone());
+
+    let sessions = DbSessionStore::new(store.clone());
+    sessions.spawn_sweeper(Duration::from_secs(600));
+    let session_layer = SessionManagerLayer::new(sessions)
+        .with_name(SESSION_COOKIE)
+        .with_http_only(true)
+        .with_same_site(SameSite::Lax)
+        .with_secure(config.secure_cookies)
+        .with_expiry(Expiry::OnInactivity(time::Duration::minutes(i64::from(settings.session_idle_minutes))));
+
+    let layer_config = Arc::new(LayerConfig { trust_proxy: config.trust_proxy, public_origin: config.public_origin.clone() });
+    let options = config.leptos.clone();
+    let routes = generate_route_list(App);
+    let provide = {
+        let ctx = ctx.clone();
+        move || provide_context(ctx.clone())
+    };
+    let app = Router::new()
+        .leptos_routes_with_context(&options, routes, provide.clone(), {
+            let options = options.clone();
+            move || shell(options.clone())
+        })
+        .fallback(file_and_error_handler_with_context(provide, shell))
+        .with_state(options)
+        .layer(session_layer)
+        .layer(from_fn_with_state(layer_config.clone(), http_layers::cross_origin_guard))
+        .layer(from_fn_with_state(layer_config, http_layers::client_ip))
+        .layer(from_fn(http_layers::security_headers));
+
+    let listener = tokio::net::TcpListener::bind(config.site_addr()).await.map_err(|e| StartError::Bind {
+        setting: ADDR_SETTING,
+        addr: config.site_addr().to_string(),
+        problem: if e.kind() == std::io::ErrorKind::AddrInUse {
+            "the address is already in use (is MagFlock already running?); stop that program or choose another address".into()
+        } else {
+            e.to_string()
+        },
+    })?;
+    let addr = listener.local_addr()?;
+    let (shutdown, stopped) = oneshot::channel::<()>();
+    let task = tokio::spawn(async move {
+        axum::serve(listener, app.into_make_service_with_connect_info::<SocketAddr>())
+            .with_graceful_shutdown(async move {
+                let _ = stopped.await;
+            })
+            .await
+    });
+    Ok(Running { addr, setup_needed, store, shutdown, task })
+}
