@@ -25,7 +25,7 @@ pub enum Access {
 
 /// Every server function: (path, access).
 pub const ENDPOINTS: &[(&str, Access)] = &[
-    ("/api/session_info", Access::Public),
+    ("/api/current_session", Access::Public),
     ("/api/setup_owner", Access::Public),
     ("/api/login", Access::Public),
     ("/api/logout", Access::Public),

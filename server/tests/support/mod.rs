@@ -1,0 +1,143 @@
+//! A real `magflock` server for integration tests: started in-process on port
+//! 0 against a fresh SQLite file or a fresh PostgreSQL database, with helpers to
+//! add accounts and call server functions as a browser would (cookies, form
+//! bodies, same-origin headers).
+
+#![allow(dead_code)]
+
+use leptos::config::LeptosOptions;
+use magflock_app::server::passwords;
+use magflock_server::{Config, Running, start};
+use magflock_store::testing::{drop_pg_database, fresh_pg_database, pg_url_for};
+use magflock_store::Engine;
+use magflock_types::{NewUser, Role, User};
+use reqwest::redirect::Policy;
+
+pub const PASSWORD: &str = "Sturdy-Password-2026";
+
+pub struct TestServer {
+    pub engine: Engine,
+    pub base: String,
+    pub config: Config,
+    running: Option<Running>,
+    pg_database: Option<String>,
+    _dir: Option<tempfile::TempDir>,
+}
+
+pub fn config_for(database_url: &str) -> Config {
+    Config {
+        database_url: database_url.to_string(),
+        leptos: LeptosOptions::builder()
+            .output_name("magflock")
+            .site_root("target/site")
+            .site_addr(std::net::SocketAddr::from(([127, 0, 0, 1], 0)))
+            .build(),
+        public_origin: None,
+        trust_proxy: false,
+        secure_cookies: false,
+    }
+}
+
+impl TestServer {
+    pub async fn start(engine: Engine) -> TestServer {
+        let (url, pg_database, dir) = match engine {
+            Engine::Sqlite => {
+                let dir = tempfile::tempdir().unwrap();
+                (format!("sqlite://{}/magflock.db", dir.path().display()), None, Some(dir))
+            }
+            Engine::Postgres => {
+                let name = fresh_pg_database().await;
+                (pg_url_for(&name), Some(name), None)
+            }
+        };
+        let config = config_for(&url);
+        let running = start(config.clone()).await.expect("server starts");
+        let base = format!("http://{}", running.addr);
+        TestServer { engine, base, config, running: Some(running), pg_database, _dir: dir }
+    }
+
+    pub fn running(&self) -> &Running {
+        self.running.as_ref().expect("server is running")
+    }
+
+    /// Stops the server and starts it again on the same database and port.
+    pub async fn restart(&mut self) {
+        let addr = self.running().addr;
+        self.running.take().unwrap().stop().await;
+        let mut config = self.config.clone();
+        config.leptos.site_addr = addr;
+        self.running = Some(start(config).await.expect("server restarts"));
+    }
+
+    pub async fn stop(mut self) {
+        if let Some(running) = self.running.take() {
+            running.stop().await;
+        }
+        if let Some(name) = self.pg_database.take() {
+            drop_pg_database(&name).await;
+        }
+    }
+
+    /// Creates an account directly in the store (the first one is the owner).
+    pub async fn add_user(&self, email: &str, role: Role) -> User {
+        let store = &self.running().store;
+        let new = NewUser {
+            email: email.into(),
+            display_name: email.split('@').next().unwrap().into(),
+            role,
+            password_hash: passwords::hash(PASSWORD).unwrap(),
+        };
+        if store.user_count().await.unwrap() == 0 {
+            store.create_first_owner(new).await.unwrap()
+        } else {
+            store.create_user(new).await.unwrap()
+        }
+    }
+
+    /// A browser-like client: keeps cookies, does not follow redirects, and sends
+    /// this server as its Origin.
+    pub fn client(&self) -> reqwest::Client {
+        let mut headers = reqwest::header::HeaderMap::new();
+        headers.insert("origin", self.base.parse().unwrap());
+        reqwest::Client::builder().cookie_store(true).redirect(Policy::none()).default_headers(headers).build().unwrap()
+    }
+
+    pub async fn call(&self, client: &reqwest::Client, path: &str, form: &[(&str, String)]) -> reqwest::Response {
+        client.post(format!("{}{path}", self.base)).form(form).send().await.unwrap()
+    }
+
+    /// A client signed in as `email`.
+    pub async fn signed_in(&self, email: &str) -> reqwest::Client {
+        let client = self.client();
+        let res = self.call(&client, "/api/login", &[("email", email.into()), ("password", PASSWORD.into())]).await;
+        assert_eq!(res.status(), 200, "sign-in as {email}: {}", res.text().await.unwrap_or_default());
+        client
+    }
+
+    pub async fn get(&self, client: &reqwest::Client, path: &str) -> reqwest::Response {
+        client.get(format!("{}{path}", self.base)).header("accept", "text/html").send().await.unwrap()
+    }
+}
+
+/// Runs `case` once per engine, each on its own server and database.
+#[macro_export]
+macro_rules! on_both_engines {
+    ($($case:ident),* $(,)?) => {
+        mod sqlite {
+            $(#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn $case() {
+                let server = $crate::support::TestServer::start(magflock_store::Engine::Sqlite).await;
+                let server = super::$case(server).await;
+                server.stop().await;
+            })*
+        }
+        mod postgres {
+            $(#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn $case() {
+                let server = $crate::support::TestServer::start(magflock_store::Engine::Postgres).await;
+                let server = super::$case(server).await;
+                server.stop().await;
+            })*
+        }
+    };
+}
