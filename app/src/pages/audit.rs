@@ -85,7 +85,7 @@ pub fn AuditPage() -> impl IntoView {
                             let newest = param("before").is_some().then(|| format!("/audit?{}", filters_query()));
                             view! {
                                 <Card>
-                                    <p class="mb-3 text-sm text-slate-600 dark:text-slate-400" data-testid="audit-total">{format!("{} matching entries", page.total_matching)}</p>
+                                    <p class="mb-3 text-sm text-slate-600 dark:text-slate-400" data-testid="audit-total">{format!("{} matching {}", page.total_matching, if page.total_matching == 1 { "entry" } else { "entries" })}</p>
                                     <div class="overflow-x-auto">
                                         <table class="min-w-full text-left text-sm" data-testid="audit-table">
                                             <thead class="border-b border-slate-200 text-xs uppercase text-slate-500 dark:border-slate-800">

@@ -1,0 +1,35 @@
+#!/usr/bin/env bash
+# Every check MagFlock has: formatting, clippy (server and browser builds), unit
+# and integration tests on SQLite and PostgreSQL (a fresh database per test),
+# and the Playwright suite in Debian's Chromium against a freshly built server.
+# PostgreSQL: MAGFLOCK_TEST_PG_URL, default postgres://postgres@127.0.0.1:5432/postgres.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+./scripts/setup-tools.sh --browser
+
+say() { printf '\033[1m==> %s\033[0m\n' "$*"; }
+export RUST_BACKTRACE=0
+export MAGFLOCK_TEST_PG_URL="${MAGFLOCK_TEST_PG_URL:-postgres://postgres@127.0.0.1:5432/postgres}"
+
+say "PostgreSQL reachable at ${MAGFLOCK_TEST_PG_URL%%\?*}?"
+if ! timeout 10 bash -c 'exec 3<>/dev/tcp/127.0.0.1/5432' 2>/dev/null && [ "${MAGFLOCK_TEST_PG_URL}" = "postgres://postgres@127.0.0.1:5432/postgres" ]; then
+  echo "test: PostgreSQL is not listening on 127.0.0.1:5432; start it (pg_ctlcluster --skip-systemctl-redirect \$(ls /etc/postgresql) main start) or set MAGFLOCK_TEST_PG_URL" >&2
+  exit 1
+fi
+
+say "cargo fmt --check"
+cargo fmt --all -- --check
+
+say "cargo clippy (server, tests)"
+cargo clippy --workspace --all-targets -- -D warnings
+say "cargo clippy (browser build)"
+cargo clippy -p magflock-app --no-default-features --features hydrate --target wasm32-unknown-unknown -- -D warnings
+
+say "cargo test (SQLite and PostgreSQL)"
+cargo test --workspace
+
+say "cargo leptos build (debug server and site for the browser tests)"
+cargo leptos build
+
+say "Playwright in $(/usr/bin/chromium --version 2>/dev/null || echo chromium)"
+PLAYWRIGHT_SKIP_BROWSER_DOWNLOAD=1 npx playwright test --config end2end/playwright.config.ts
