@@ -4,7 +4,7 @@
 import { test, expect, Page } from '@playwright/test';
 import { MagFlock } from '../server';
 
-const OWNER = { email: 'owner@example.com', name: 'Olivia Owner', password: 'Sturdy-Owner-Pass-2026' };
+const OWNER = { email: 'owner@example.com', name: 'Olivia Owner', password: 'Sturdy-Flock-Pass-2026' };
 const AUDITOR = { email: 'audrey@example.com', name: 'Audrey Auditor', password: 'Careful-Audit-Pass-77' };
 
 test.describe.configure({ mode: 'serial' });
