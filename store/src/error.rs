@@ -42,9 +42,20 @@ impl From<sqlx::Error> for StoreError {
             sqlx::Error::Database(db) if db.is_unique_violation() => {
                 StoreError::Conflict(db.message().to_string())
             }
+            sqlx::Error::Database(db) if db.code().as_deref().is_some_and(is_connection_failure) => {
+                StoreError::Unavailable(db.message().to_string())
+            }
             _ => StoreError::Database(err.to_string()),
         }
     }
+}
+
+/// PostgreSQL error codes that mean "cannot talk to the database right now":
+/// connection exceptions (class 08), the server shutting down or refusing new
+/// connections (57P01-57P03), a database closed to connections (55000, as
+/// `ALLOW_CONNECTIONS false` reports it) and rejected credentials (class 28).
+fn is_connection_failure(code: &str) -> bool {
+    code.starts_with("08") || code.starts_with("28") || matches!(code, "57P01" | "57P02" | "57P03" | "55000")
 }
 
 impl From<sqlx::migrate::MigrateError> for StoreError {
