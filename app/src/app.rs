@@ -1,11 +1,11 @@
 //! The page shell, the router, and the console layout that decides, for every
 //! page, whether to show it, send the visitor to first-run setup, or to sign-in.
 
+use crate::AppError;
 use crate::api::session::{SessionState, current_session};
 use crate::components::chrome::Chrome;
 use crate::components::errors::ErrorPage;
 use crate::pages;
-use crate::AppError;
 use leptos::prelude::*;
 use leptos_meta::{MetaTags, Stylesheet, Title, provide_meta_context};
 use leptos_router::components::{Outlet, ParentRoute, Redirect, Route, Router, Routes};
@@ -87,7 +87,9 @@ pub fn safe_next(next: Option<String>) -> String {
 pub fn encode_query_value(text: &str) -> String {
     text.bytes()
         .map(|b| match b {
-            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' | b'/' => (b as char).to_string(),
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' | b'/' => {
+                (b as char).to_string()
+            }
             _ => format!("%{b:02X}"),
         })
         .collect()

@@ -33,7 +33,9 @@ pub enum AppError {
     #[error("This MagFlock instance is already set up. Sign in instead.")]
     AlreadySetUp,
     /// The control-plane database cannot be reached.
-    #[error("The control-plane database is unreachable right now. MagFlock will recover by itself when it is back; try again in a moment.")]
+    #[error(
+        "The control-plane database is unreachable right now. MagFlock will recover by itself when it is back; try again in a moment."
+    )]
     Unavailable,
     /// Anything unexpected; the server log has the details under this reference.
     #[error("Something went wrong on the server (reference {0}).")]
@@ -45,7 +47,10 @@ pub enum AppError {
 
 impl AppError {
     pub fn invalid(field: &str, message: impl Into<String>) -> AppError {
-        AppError::Invalid { field: field.to_string(), message: message.into() }
+        AppError::Invalid {
+            field: field.to_string(),
+            message: message.into(),
+        }
     }
 
     /// The HTTP status for this error: the one place it is decided.
@@ -76,9 +81,10 @@ impl FromServerFnError for AppError {
 
     fn from_server_fn_error(value: ServerFnErrorErr) -> Self {
         match value {
-            ServerFnErrorErr::Args(m) | ServerFnErrorErr::MissingArg(m) => {
-                AppError::invalid("request", format!("The request was incomplete or malformed: {m}"))
-            }
+            ServerFnErrorErr::Args(m) | ServerFnErrorErr::MissingArg(m) => AppError::invalid(
+                "request",
+                format!("The request was incomplete or malformed: {m}"),
+            ),
             ServerFnErrorErr::Request(_) => {
                 AppError::Request("the server could not be reached; check your connection".into())
             }
@@ -109,6 +115,24 @@ impl From<magflock_store::StoreError> for AppError {
 
 #[cfg(feature = "ssr")]
 impl AppError {
+    /// Sets this error's status (and `Retry-After` when throttled) on the HTTP
+    /// response being built for the current request, if there is one.
+    pub fn apply_to_response(&self) {
+        use leptos::prelude::use_context;
+        let Some(options) = use_context::<leptos_axum::ResponseOptions>() else {
+            return;
+        };
+        if let Ok(status) = http::StatusCode::from_u16(self.status()) {
+            options.set_status(status);
+        }
+        if let AppError::Throttled { retry_after_secs } = self {
+            options.insert_header(
+                http::header::RETRY_AFTER,
+                http::HeaderValue::from(*retry_after_secs),
+            );
+        }
+    }
+
     /// Logs `err` with a fresh reference id and returns an error that shows only the id.
     pub fn internal(err: impl std::fmt::Display) -> AppError {
         let reference = format!("{:08x}", rand::random::<u32>());

@@ -14,7 +14,11 @@ use magflock_store::{Store, StoreError};
 use magflock_types::{ActorKind, NewAuditEntry, NewUser, Outcome, Role, User};
 
 #[derive(Parser, Debug)]
-#[command(name = "magflock", version, about = "MagFlock: extension kernel and admin control plane")]
+#[command(
+    name = "magflock",
+    version,
+    about = "MagFlock: extension kernel and admin control plane"
+)]
 pub struct Cli {
     #[command(subcommand)]
     pub command: Option<Command>,
@@ -54,10 +58,16 @@ pub async fn create_account(
     password: &str,
     via: &str,
 ) -> Result<User, StartError> {
-    let (email, display_name) =
-        validate_new_account(email, display_name, password).map_err(|e| StartError::Refused(format!("{}: {e}", e.field().unwrap_or("input"))))?;
-    let password_hash = passwords::hash(password).map_err(|e| StartError::Refused(e.to_string()))?;
-    let new = NewUser { email, display_name, role, password_hash };
+    let (email, display_name) = validate_new_account(email, display_name, password)
+        .map_err(|e| StartError::Refused(format!("{}: {e}", e.field().unwrap_or("input"))))?;
+    let password_hash =
+        passwords::hash(password).map_err(|e| StartError::Refused(e.to_string()))?;
+    let new = NewUser {
+        email,
+        display_name,
+        role,
+        password_hash,
+    };
     let user = if store.user_count().await? == 0 {
         store.create_first_owner(new).await?
     } else {
@@ -84,15 +94,22 @@ pub async fn create_account(
 /// At start: if no account exists and `MAGFLOCK_ADMIN_EMAIL` is set, creates the
 /// owner from `MAGFLOCK_ADMIN_EMAIL`, `MAGFLOCK_ADMIN_NAME` and `MAGFLOCK_ADMIN_PASSWORD`.
 pub async fn create_account_from_env(store: &dyn Store) -> Result<(), StartError> {
-    let Some(email) = std::env::var("MAGFLOCK_ADMIN_EMAIL").ok().filter(|e| !e.is_empty()) else {
+    let Some(email) = std::env::var("MAGFLOCK_ADMIN_EMAIL")
+        .ok()
+        .filter(|e| !e.is_empty())
+    else {
         return Ok(());
     };
     if store.user_count().await? > 0 {
         return Ok(());
     }
     let name = std::env::var("MAGFLOCK_ADMIN_NAME").unwrap_or_else(|_| "Owner".into());
-    let password = std::env::var("MAGFLOCK_ADMIN_PASSWORD")
-        .map_err(|_| StartError::config("MAGFLOCK_ADMIN_PASSWORD", "must be set when MAGFLOCK_ADMIN_EMAIL is"))?;
+    let password = std::env::var("MAGFLOCK_ADMIN_PASSWORD").map_err(|_| {
+        StartError::config(
+            "MAGFLOCK_ADMIN_PASSWORD",
+            "must be set when MAGFLOCK_ADMIN_EMAIL is",
+        )
+    })?;
     let user = create_account(store, &email, &name, Role::Owner, &password, "environment")
         .await
         .map_err(|e| match e {

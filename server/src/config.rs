@@ -36,7 +36,10 @@ pub fn parse_bool(setting: &str, raw: &str) -> Result<bool, StartError> {
     match raw.trim().to_ascii_lowercase().as_str() {
         "1" | "true" | "yes" | "on" => Ok(true),
         "0" | "false" | "no" | "off" => Ok(false),
-        _ => Err(StartError::config(setting, format!("expected true or false, got '{raw}'"))),
+        _ => Err(StartError::config(
+            setting,
+            format!("expected true or false, got '{raw}'"),
+        )),
     }
 }
 
@@ -45,7 +48,10 @@ pub fn parse_origin(setting: &str, raw: &str) -> Result<String, StartError> {
     let url = url::Url::parse(raw.trim())
         .map_err(|e| StartError::config(setting, format!("not a valid URL ({e}): '{raw}'")))?;
     if !matches!(url.scheme(), "http" | "https") || url.host_str().is_none() {
-        return Err(StartError::config(setting, format!("expected an http:// or https:// URL, got '{raw}'")));
+        return Err(StartError::config(
+            setting,
+            format!("expected an http:// or https:// URL, got '{raw}'"),
+        ));
     }
     Ok(url.origin().ascii_serialization())
 }
@@ -58,11 +64,27 @@ impl Config {
             .leptos_options;
         let database_url = var("DATABASE_URL").unwrap_or_else(|| DEFAULT_DATABASE_URL.to_string());
         magflock_store::Engine::of_url(&database_url)?;
-        let public_origin = var("MAGFLOCK_PUBLIC_URL").map(|u| parse_origin("MAGFLOCK_PUBLIC_URL", &u)).transpose()?;
-        let trust_proxy = var("MAGFLOCK_TRUST_PROXY").map(|v| parse_bool("MAGFLOCK_TRUST_PROXY", &v)).transpose()?.unwrap_or(false);
-        let https = public_origin.as_deref().is_some_and(|o| o.starts_with("https://"));
-        let secure_cookies = var("MAGFLOCK_SECURE_COOKIES").map(|v| parse_bool("MAGFLOCK_SECURE_COOKIES", &v)).transpose()?.unwrap_or(https);
-        Ok(Config { database_url, leptos, public_origin, trust_proxy, secure_cookies })
+        let public_origin = var("MAGFLOCK_PUBLIC_URL")
+            .map(|u| parse_origin("MAGFLOCK_PUBLIC_URL", &u))
+            .transpose()?;
+        let trust_proxy = var("MAGFLOCK_TRUST_PROXY")
+            .map(|v| parse_bool("MAGFLOCK_TRUST_PROXY", &v))
+            .transpose()?
+            .unwrap_or(false);
+        let https = public_origin
+            .as_deref()
+            .is_some_and(|o| o.starts_with("https://"));
+        let secure_cookies = var("MAGFLOCK_SECURE_COOKIES")
+            .map(|v| parse_bool("MAGFLOCK_SECURE_COOKIES", &v))
+            .transpose()?
+            .unwrap_or(https);
+        Ok(Config {
+            database_url,
+            leptos,
+            public_origin,
+            trust_proxy,
+            secure_cookies,
+        })
     }
 
     pub fn site_addr(&self) -> SocketAddr {
@@ -71,7 +93,11 @@ impl Config {
 }
 
 fn leptos_toml_setting(path: &str) -> String {
-    if std::path::Path::new(path).exists() { path.to_string() } else { format!("{path} (file not found; run magflock from the project folder)") }
+    if std::path::Path::new(path).exists() {
+        path.to_string()
+    } else {
+        format!("{path} (file not found; run magflock from the project folder)")
+    }
 }
 
 #[cfg(test)]
@@ -81,9 +107,25 @@ mod tests {
     #[test]
     fn bools_and_origins() {
         assert!(parse_bool("X", "Yes").unwrap());
-        assert_eq!(parse_bool("MAGFLOCK_TRUST_PROXY", "maybe").unwrap_err().to_string(), "MAGFLOCK_TRUST_PROXY: expected true or false, got 'maybe'");
-        assert_eq!(parse_origin("U", "https://admin.example.com/x/y").unwrap(), "https://admin.example.com");
-        assert_eq!(parse_origin("U", "http://127.0.0.1:3000").unwrap(), "http://127.0.0.1:3000");
-        assert!(parse_origin("MAGFLOCK_PUBLIC_URL", "ftp://x").unwrap_err().to_string().starts_with("MAGFLOCK_PUBLIC_URL: expected"));
+        assert_eq!(
+            parse_bool("MAGFLOCK_TRUST_PROXY", "maybe")
+                .unwrap_err()
+                .to_string(),
+            "MAGFLOCK_TRUST_PROXY: expected true or false, got 'maybe'"
+        );
+        assert_eq!(
+            parse_origin("U", "https://admin.example.com/x/y").unwrap(),
+            "https://admin.example.com"
+        );
+        assert_eq!(
+            parse_origin("U", "http://127.0.0.1:3000").unwrap(),
+            "http://127.0.0.1:3000"
+        );
+        assert!(
+            parse_origin("MAGFLOCK_PUBLIC_URL", "ftp://x")
+                .unwrap_err()
+                .to_string()
+                .starts_with("MAGFLOCK_PUBLIC_URL: expected")
+        );
     }
 }

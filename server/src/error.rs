@@ -13,7 +13,11 @@ pub enum StartError {
     Store(#[from] magflock_store::StoreError),
     /// The listening address could not be bound.
     #[error("{setting}: cannot listen on {addr}: {problem}")]
-    Bind { setting: &'static str, addr: String, problem: String },
+    Bind {
+        setting: &'static str,
+        addr: String,
+        problem: String,
+    },
     /// A command-line request was refused (e.g. a weak password).
     #[error("{0}")]
     Refused(String),
@@ -23,7 +27,10 @@ pub enum StartError {
 
 impl StartError {
     pub fn config(setting: impl Into<String>, problem: impl Into<String>) -> StartError {
-        StartError::Config { setting: setting.into(), problem: problem.into() }
+        StartError::Config {
+            setting: setting.into(),
+            problem: problem.into(),
+        }
     }
 
     /// Process exit code: 2 for configuration and input mistakes, 1 otherwise.

@@ -28,19 +28,38 @@ pub struct LayerConfig {
     pub public_origin: Option<String>,
 }
 
-pub async fn client_ip(State(cfg): State<Arc<LayerConfig>>, mut req: Request, next: Next) -> Response {
+pub async fn client_ip(
+    State(cfg): State<Arc<LayerConfig>>,
+    mut req: Request,
+    next: Next,
+) -> Response {
     let forwarded = cfg
         .trust_proxy
-        .then(|| req.headers().get("x-forwarded-for")?.to_str().ok()?.split(',').next().map(|s| s.trim().to_string()))
+        .then(|| {
+            req.headers()
+                .get("x-forwarded-for")?
+                .to_str()
+                .ok()?
+                .split(',')
+                .next()
+                .map(|s| s.trim().to_string())
+        })
         .flatten()
         .filter(|s| !s.is_empty());
-    let peer = req.extensions().get::<ConnectInfo<SocketAddr>>().map(|c| c.0.ip().to_string());
+    let peer = req
+        .extensions()
+        .get::<ConnectInfo<SocketAddr>>()
+        .map(|c| c.0.ip().to_string());
     req.extensions_mut().insert(ClientIp(forwarded.or(peer)));
     next.run(req).await
 }
 
 /// Is this request a cross-site browser request that must not change anything?
-pub fn is_cross_site(method: &Method, headers: &http::HeaderMap, public_origin: Option<&str>) -> bool {
+pub fn is_cross_site(
+    method: &Method,
+    headers: &http::HeaderMap,
+    public_origin: Option<&str>,
+) -> bool {
     if matches!(*method, Method::GET | Method::HEAD | Method::OPTIONS) {
         return false;
     }
@@ -48,7 +67,12 @@ pub fn is_cross_site(method: &Method, headers: &http::HeaderMap, public_origin: 
         let own = headers
             .get(header::HOST)
             .and_then(|h| h.to_str().ok())
-            .is_some_and(|host| origin.strip_prefix("http://").or_else(|| origin.strip_prefix("https://")) == Some(host));
+            .is_some_and(|host| {
+                origin
+                    .strip_prefix("http://")
+                    .or_else(|| origin.strip_prefix("https://"))
+                    == Some(host)
+            });
         return !(own || public_origin == Some(origin));
     }
     matches!(
@@ -57,10 +81,17 @@ pub fn is_cross_site(method: &Method, headers: &http::HeaderMap, public_origin: 
     )
 }
 
-pub async fn cross_origin_guard(State(cfg): State<Arc<LayerConfig>>, req: Request, next: Next) -> Response {
+pub async fn cross_origin_guard(
+    State(cfg): State<Arc<LayerConfig>>,
+    req: Request,
+    next: Next,
+) -> Response {
     if is_cross_site(req.method(), req.headers(), cfg.public_origin.as_deref()) {
         tracing::warn!(path = %req.uri().path(), "refused a cross-site state-changing request");
-        return (StatusCode::FORBIDDEN, "Cross-site request refused: MagFlock only accepts changes from its own pages.")
+        return (
+            StatusCode::FORBIDDEN,
+            "Cross-site request refused: MagFlock only accepts changes from its own pages.",
+        )
             .into_response();
     }
     next.run(req).await
@@ -69,9 +100,15 @@ pub async fn cross_origin_guard(State(cfg): State<Arc<LayerConfig>>, req: Reques
 pub async fn security_headers(req: Request<Body>, next: Next) -> Response {
     let mut res = next.run(req).await;
     let headers = res.headers_mut();
-    headers.insert(header::X_CONTENT_TYPE_OPTIONS, HeaderValue::from_static("nosniff"));
+    headers.insert(
+        header::X_CONTENT_TYPE_OPTIONS,
+        HeaderValue::from_static("nosniff"),
+    );
     headers.insert(header::X_FRAME_OPTIONS, HeaderValue::from_static("DENY"));
-    headers.insert(header::REFERRER_POLICY, HeaderValue::from_static("same-origin"));
+    headers.insert(
+        header::REFERRER_POLICY,
+        HeaderValue::from_static("same-origin"),
+    );
     res
 }
 
@@ -80,18 +117,62 @@ mod tests {
     use super::*;
 
     fn headers(pairs: &[(&'static str, &'static str)]) -> http::HeaderMap {
-        pairs.iter().map(|(k, v)| (http::HeaderName::from_static(k), HeaderValue::from_static(v))).collect()
+        pairs
+            .iter()
+            .map(|(k, v)| {
+                (
+                    http::HeaderName::from_static(k),
+                    HeaderValue::from_static(v),
+                )
+            })
+            .collect()
     }
 
     #[test]
     fn cross_site_rules() {
         let post = Method::POST;
-        assert!(!is_cross_site(&post, &headers(&[("host", "127.0.0.1:3000"), ("origin", "http://127.0.0.1:3000")]), None));
-        assert!(is_cross_site(&post, &headers(&[("host", "127.0.0.1:3000"), ("origin", "http://evil.example")]), None));
-        assert!(!is_cross_site(&post, &headers(&[("host", "10.0.0.2"), ("origin", "https://admin.example")]), Some("https://admin.example")));
-        assert!(is_cross_site(&post, &headers(&[("host", "127.0.0.1:3000"), ("sec-fetch-site", "cross-site")]), None));
-        assert!(!is_cross_site(&post, &headers(&[("host", "127.0.0.1:3000"), ("sec-fetch-site", "same-origin")]), None));
-        assert!(!is_cross_site(&post, &headers(&[("host", "127.0.0.1:3000")]), None), "non-browser clients pass");
-        assert!(!is_cross_site(&Method::GET, &headers(&[("origin", "http://evil.example")]), None));
+        assert!(!is_cross_site(
+            &post,
+            &headers(&[
+                ("host", "127.0.0.1:3000"),
+                ("origin", "http://127.0.0.1:3000")
+            ]),
+            None
+        ));
+        assert!(is_cross_site(
+            &post,
+            &headers(&[
+                ("host", "127.0.0.1:3000"),
+                ("origin", "http://evil.example")
+            ]),
+            None
+        ));
+        assert!(!is_cross_site(
+            &post,
+            &headers(&[("host", "10.0.0.2"), ("origin", "https://admin.example")]),
+            Some("https://admin.example")
+        ));
+        assert!(is_cross_site(
+            &post,
+            &headers(&[("host", "127.0.0.1:3000"), ("sec-fetch-site", "cross-site")]),
+            None
+        ));
+        assert!(!is_cross_site(
+            &post,
+            &headers(&[
+                ("host", "127.0.0.1:3000"),
+                ("sec-fetch-site", "same-origin")
+            ]),
+            None
+        ));
+        assert!(
+            !is_cross_site(&post, &headers(&[("host", "127.0.0.1:3000")]), None),
+            "non-browser clients pass"
+        );
+        assert!(!is_cross_site(
+            &Method::GET,
+            &headers(&[("origin", "http://evil.example")]),
+            None
+        ));
     }
 }

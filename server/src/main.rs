@@ -9,8 +9,12 @@ const LEPTOS_TOML: &str = "Leptos.toml";
 
 #[tokio::main]
 async fn main() {
-    let filter = std::env::var("MAGFLOCK_LOG").unwrap_or_else(|_| "info,sqlx=warn,tower_sessions=warn".into());
-    tracing_subscriber::fmt().with_env_filter(tracing_subscriber::EnvFilter::new(filter)).with_target(false).init();
+    let filter = std::env::var("MAGFLOCK_LOG")
+        .unwrap_or_else(|_| "info,sqlx=warn,tower_sessions=warn".into());
+    tracing_subscriber::fmt()
+        .with_env_filter(tracing_subscriber::EnvFilter::new(filter))
+        .with_target(false)
+        .init();
     let cli = Cli::parse();
     if let Err(err) = run(cli).await {
         eprintln!("magflock: error: {err}");
@@ -22,10 +26,25 @@ async fn run(cli: Cli) -> Result<(), StartError> {
     let config = Config::from_env(LEPTOS_TOML)?;
     match cli.command.unwrap_or(Command::Serve) {
         Command::Serve => serve(config).await,
-        Command::Admin { command: AdminCommand::Create { email, display_name, role } } => {
+        Command::Admin {
+            command:
+                AdminCommand::Create {
+                    email,
+                    display_name,
+                    role,
+                },
+        } => {
             let store = open_store(&config.database_url).await?;
             let password = read_password()?;
-            let user = create_account(store.as_ref(), &email, &display_name, role, &password, "command line").await?;
+            let user = create_account(
+                store.as_ref(),
+                &email,
+                &display_name,
+                role,
+                &password,
+                "command line",
+            )
+            .await?;
             println!("Created {} ({}).", user.email, user.role.label());
             Ok(())
         }
@@ -54,7 +73,8 @@ async fn shutdown_signal() {
     };
     #[cfg(unix)]
     let terminate = async {
-        if let Ok(mut s) = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+        if let Ok(mut s) = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
+        {
             s.recv().await;
         }
     };

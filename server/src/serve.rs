@@ -49,11 +49,16 @@ impl Running {
     /// Waits until the server stops by itself (it only does on an I/O error).
     pub async fn wait(self) -> std::io::Result<()> {
         let _keep_running = self.shutdown;
-        self.task.await.unwrap_or_else(|e| Err(std::io::Error::other(e)))
+        self.task
+            .await
+            .unwrap_or_else(|e| Err(std::io::Error::other(e)))
     }
 
     /// Stops when `signal` completes.
-    pub async fn run_until(self, signal: impl std::future::Future<Output = ()>) -> std::io::Result<()> {
+    pub async fn run_until(
+        self,
+        signal: impl std::future::Future<Output = ()>,
+    ) -> std::io::Result<()> {
         let Running { shutdown, task, .. } = self;
         tokio::select! {
             result = task => return result.unwrap_or_else(|e| Err(std::io::Error::other(e))),
@@ -70,7 +75,10 @@ pub async fn open_store(database_url: &str) -> Result<Arc<dyn Store>, StartError
         Ok(store) => Ok(Arc::new(store)),
         Err(StoreError::Unavailable(problem)) => Err(StartError::config(
             "DATABASE_URL",
-            format!("cannot reach the database at {}: {problem}", redact_url(database_url)),
+            format!(
+                "cannot reach the database at {}: {problem}",
+                redact_url(database_url)
+            ),
         )),
         Err(other) => Err(other.into()),
     }
@@ -93,9 +101,14 @@ pub async fn start(config: Config) -> Result<Running, StartError> {
         .with_http_only(true)
         .with_same_site(SameSite::Lax)
         .with_secure(config.secure_cookies)
-        .with_expiry(Expiry::OnInactivity(time::Duration::minutes(i64::from(settings.session_idle_minutes))));
+        .with_expiry(Expiry::OnInactivity(time::Duration::minutes(i64::from(
+            settings.session_idle_minutes,
+        ))));
 
-    let layer_config = Arc::new(LayerConfig { trust_proxy: config.trust_proxy, public_origin: config.public_origin.clone() });
+    let layer_config = Arc::new(LayerConfig {
+        trust_proxy: config.trust_proxy,
+        public_origin: config.public_origin.clone(),
+    });
     let options = config.leptos.clone();
     let routes = generate_route_list(App);
     let provide = {
@@ -110,7 +123,10 @@ pub async fn start(config: Config) -> Result<Running, StartError> {
         .fallback(file_and_error_handler_with_context(provide, shell))
         .with_state(options)
         .layer(session_layer)
-        .layer(from_fn_with_state(layer_config.clone(), http_layers::cross_origin_guard))
+        .layer(from_fn_with_state(
+            layer_config.clone(),
+            http_layers::cross_origin_guard,
+        ))
         .layer(from_fn_with_state(layer_config, http_layers::client_ip))
         .layer(from_fn(http_layers::security_headers));
 
@@ -126,11 +142,20 @@ pub async fn start(config: Config) -> Result<Running, StartError> {
     let addr = listener.local_addr()?;
     let (shutdown, stopped) = oneshot::channel::<()>();
     let task = tokio::spawn(async move {
-        axum::serve(listener, app.into_make_service_with_connect_info::<SocketAddr>())
-            .with_graceful_shutdown(async move {
-                let _ = stopped.await;
-            })
-            .await
+        axum::serve(
+            listener,
+            app.into_make_service_with_connect_info::<SocketAddr>(),
+        )
+        .with_graceful_shutdown(async move {
+            let _ = stopped.await;
+        })
+        .await
     });
-    Ok(Running { addr, setup_needed, store, shutdown, task })
+    Ok(Running {
+        addr,
+        setup_needed,
+        store,
+        shutdown,
+        task,
+    })
 }

@@ -41,7 +41,10 @@ impl DbSessionStore {
             let mut tick = tokio::time::interval(every);
             loop {
                 tick.tick().await;
-                match store.session_delete_expired(magflock_store::now_millis()).await {
+                match store
+                    .session_delete_expired(magflock_store::now_millis())
+                    .await
+                {
                     Ok(n) if n > 0 => tracing::debug!(deleted = n, "expired sessions swept"),
                     Ok(_) => {}
                     Err(e) => tracing::warn!(error = %e, "session sweep failed"),
@@ -51,8 +54,13 @@ impl DbSessionStore {
     }
 
     fn row(record: &Record) -> session_store::Result<SessionRow> {
-        let data = serde_json::to_string(&record.data).map_err(|e| session_store::Error::Encode(e.to_string()))?;
-        let user_id = record.data.get(magflock_app::server::guard::USER_ID).and_then(|v| v.as_str()).map(String::from);
+        let data = serde_json::to_string(&record.data)
+            .map_err(|e| session_store::Error::Encode(e.to_string()))?;
+        let user_id = record
+            .data
+            .get(magflock_app::server::guard::USER_ID)
+            .and_then(|v| v.as_str())
+            .map(String::from);
         Ok(SessionRow {
             id: hash_id(&record.id),
             data,
@@ -82,21 +90,38 @@ impl SessionStore for DbSessionStore {
     }
 
     async fn save(&self, record: &Record) -> session_store::Result<()> {
-        self.store.session_save(Self::row(record)?).await.map_err(backend)
+        self.store
+            .session_save(Self::row(record)?)
+            .await
+            .map_err(backend)
     }
 
     async fn load(&self, id: &Id) -> session_store::Result<Option<Record>> {
-        let Some(row) = self.store.session_load(&hash_id(id), magflock_store::now_millis()).await.map_err(backend)? else {
+        let Some(row) = self
+            .store
+            .session_load(&hash_id(id), magflock_store::now_millis())
+            .await
+            .map_err(backend)?
+        else {
             return Ok(None);
         };
-        let data = serde_json::from_str(&row.data).map_err(|e| session_store::Error::Decode(e.to_string()))?;
-        let expiry_date = OffsetDateTime::from_unix_timestamp_nanos(i128::from(row.expires_at) * 1_000_000)
+        let data = serde_json::from_str(&row.data)
             .map_err(|e| session_store::Error::Decode(e.to_string()))?;
-        Ok(Some(Record { id: *id, data, expiry_date }))
+        let expiry_date =
+            OffsetDateTime::from_unix_timestamp_nanos(i128::from(row.expires_at) * 1_000_000)
+                .map_err(|e| session_store::Error::Decode(e.to_string()))?;
+        Ok(Some(Record {
+            id: *id,
+            data,
+            expiry_date,
+        }))
     }
 
     async fn delete(&self, id: &Id) -> session_store::Result<()> {
-        self.store.session_delete(&hash_id(id)).await.map_err(backend)
+        self.store
+            .session_delete(&hash_id(id))
+            .await
+            .map_err(backend)
     }
 }
 

@@ -17,31 +17,59 @@ const VICTIM: &str = "victim@example.com";
 fn case(path: &str, victim_id: &str, n: usize) -> (Vec<(&'static str, String)>, u16) {
     let s = |v: &str| v.to_string();
     match path {
-        "/api/current_session" | "/api/logout" | "/api/dashboard_summary" | "/api/verify_audit_chain"
-        | "/api/get_settings" | "/api/list_users" => (vec![], 200),
+        "/api/current_session"
+        | "/api/logout"
+        | "/api/dashboard_summary"
+        | "/api/verify_audit_chain"
+        | "/api/get_settings"
+        | "/api/list_users" => (vec![], 200),
         // Already set up: allowed through, refused by the rule.
         "/api/setup_owner" => (
-            vec![("email", s("late@example.com")), ("display_name", s("Late")), ("password", s(PASSWORD)), ("password_confirm", s(PASSWORD))],
+            vec![
+                ("email", s("late@example.com")),
+                ("display_name", s("Late")),
+                ("password", s(PASSWORD)),
+                ("password_confirm", s(PASSWORD)),
+            ],
             409,
         ),
         "/api/login" => (vec![("email", s(VICTIM)), ("password", s(PASSWORD))], 200),
         // A wrong current password: through the wall, refused as invalid input.
         "/api/change_own_password" => (
-            vec![("current_password", s("not-the-password")), ("new_password", s("Another-Password-77")), ("new_password_confirm", s("Another-Password-77"))],
+            vec![
+                ("current_password", s("not-the-password")),
+                ("new_password", s("Another-Password-77")),
+                ("new_password_confirm", s("Another-Password-77")),
+            ],
             400,
         ),
-        "/api/audit_entries" => (vec![("filter[limit]", s("10")), ("filter[action]", s("auth."))], 200),
+        "/api/audit_entries" => (
+            vec![("filter[limit]", s("10")), ("filter[action]", s("auth."))],
+            200,
+        ),
         "/api/update_settings" => (
-            vec![("instance_name", s("MagFlock")), ("session_idle_minutes", s("30")), ("session_max_hours", s("12"))],
+            vec![
+                ("instance_name", s("MagFlock")),
+                ("session_idle_minutes", s("30")),
+                ("session_max_hours", s("12")),
+            ],
             200,
         ),
         "/api/create_user" => (
-            vec![("email", format!("new{n}@example.com")), ("display_name", s("New")), ("role", s("auditor")), ("password", s(PASSWORD))],
+            vec![
+                ("email", format!("new{n}@example.com")),
+                ("display_name", s("New")),
+                ("role", s("auditor")),
+                ("password", s(PASSWORD)),
+            ],
             200,
         ),
         "/api/change_role" => (vec![("user_id", s(victim_id)), ("role", s("auditor"))], 200),
         "/api/set_user_enabled" => (vec![("user_id", s(victim_id)), ("enabled", s("true"))], 200),
-        "/api/reset_password" => (vec![("user_id", s(victim_id)), ("new_password", s(PASSWORD))], 200),
+        "/api/reset_password" => (
+            vec![("user_id", s(victim_id)), ("new_password", s(PASSWORD))],
+            200,
+        ),
         other => panic!("no test arguments for endpoint {other}: add it to this table"),
     }
 }
@@ -64,7 +92,12 @@ async fn every_endpoint_checks_the_role(server: TestServer) -> TestServer {
     server.add_user("admin@example.com", Role::Admin).await;
     server.add_user("auditor@example.com", Role::Auditor).await;
     let victim = server.add_user(VICTIM, Role::Auditor).await;
-    let callers = [(Some("owner@example.com"), Some(Role::Owner)), (Some("admin@example.com"), Some(Role::Admin)), (Some("auditor@example.com"), Some(Role::Auditor)), (None, None)];
+    let callers = [
+        (Some("owner@example.com"), Some(Role::Owner)),
+        (Some("admin@example.com"), Some(Role::Admin)),
+        (Some("auditor@example.com"), Some(Role::Auditor)),
+        (None, None),
+    ];
     let mut n = 0;
     let mut failures = Vec::new();
     for (path, access) in ENDPOINTS {
@@ -84,11 +117,19 @@ async fn every_endpoint_checks_the_role(server: TestServer) -> TestServer {
             let res = server.call(&client, path, &form).await;
             let status = res.status().as_u16();
             if status != expected {
-                failures.push(format!("{path} as {role:?}: expected {expected}, got {status}: {}", res.text().await.unwrap_or_default()));
+                failures.push(format!(
+                    "{path} as {role:?}: expected {expected}, got {status}: {}",
+                    res.text().await.unwrap_or_default()
+                ));
             }
         }
     }
-    assert!(failures.is_empty(), "{} mismatches:\n{}", failures.len(), failures.join("\n"));
+    assert!(
+        failures.is_empty(),
+        "{} mismatches:\n{}",
+        failures.len(),
+        failures.join("\n")
+    );
     server
 }
 
@@ -97,7 +138,12 @@ async fn every_page_checks_the_role(server: TestServer) -> TestServer {
     server.add_user("admin@example.com", Role::Admin).await;
     server.add_user("auditor@example.com", Role::Auditor).await;
     let mut failures = Vec::new();
-    for (email, role) in [(Some("owner@example.com"), Some(Role::Owner)), (Some("admin@example.com"), Some(Role::Admin)), (Some("auditor@example.com"), Some(Role::Auditor)), (None, None)] {
+    for (email, role) in [
+        (Some("owner@example.com"), Some(Role::Owner)),
+        (Some("admin@example.com"), Some(Role::Admin)),
+        (Some("auditor@example.com"), Some(Role::Auditor)),
+        (None, None),
+    ] {
         let client = match email {
             Some(e) => server.signed_in(e).await,
             None => server.client(),
@@ -105,14 +151,21 @@ async fn every_page_checks_the_role(server: TestServer) -> TestServer {
         for (page, min) in PAGES {
             let res = server.get(&client, page).await;
             let status = res.status().as_u16();
-            let location = res.headers().get("location").map(|l| l.to_str().unwrap().to_string());
+            let location = res
+                .headers()
+                .get("location")
+                .map(|l| l.to_str().unwrap().to_string());
             let ok = match role {
-                None => status == 302 && location.as_deref().is_some_and(|l| l.starts_with("/login")),
+                None => {
+                    status == 302 && location.as_deref().is_some_and(|l| l.starts_with("/login"))
+                }
                 Some(r) if r.at_least(*min) => status == 200,
                 Some(_) => status == 403 && res.text().await.unwrap().contains("have access"),
             };
             if !ok {
-                failures.push(format!("{page} as {role:?}: got {status} (location {location:?})"));
+                failures.push(format!(
+                    "{page} as {role:?}: got {status} (location {location:?})"
+                ));
             }
         }
     }

@@ -20,7 +20,7 @@ const COLUMNS: &str = "seq, at, actor_kind, actor_id, actor_label, action, targe
 const MAX_PAGE: u32 = 500;
 const VERIFY_BATCH: i64 = 1000;
 /// Arbitrary constant naming the audit append lock among PostgreSQL advisory locks.
-const PG_AUDIT_LOCK: i64 = 0x6d61_6766_6175_64;
+const PG_AUDIT_LOCK: i64 = 0x6d61_6766_6175_6474;
 
 fn entry_from_row(row: &AnyRow) -> Result<AuditEntry> {
     let kind: String = row.try_get("actor_kind")?;
@@ -28,14 +28,16 @@ fn entry_from_row(row: &AnyRow) -> Result<AuditEntry> {
     Ok(AuditEntry {
         seq: row.try_get("seq")?,
         at: row.try_get("at")?,
-        actor_kind: ActorKind::parse(&kind)
-            .ok_or_else(|| StoreError::Database(format!("audit_log.actor_kind: unknown '{kind}'")))?,
+        actor_kind: ActorKind::parse(&kind).ok_or_else(|| {
+            StoreError::Database(format!("audit_log.actor_kind: unknown '{kind}'"))
+        })?,
         actor_id: row.try_get("actor_id")?,
         actor_label: row.try_get("actor_label")?,
         action: row.try_get("action")?,
         target: row.try_get("target")?,
-        outcome: Outcome::parse(&outcome)
-            .ok_or_else(|| StoreError::Database(format!("audit_log.outcome: unknown '{outcome}'")))?,
+        outcome: Outcome::parse(&outcome).ok_or_else(|| {
+            StoreError::Database(format!("audit_log.outcome: unknown '{outcome}'"))
+        })?,
         detail: row.try_get("detail")?,
         ip: row.try_get("ip")?,
         prev_hash: row.try_get("prev_hash")?,
@@ -43,7 +45,11 @@ fn entry_from_row(row: &AnyRow) -> Result<AuditEntry> {
     })
 }
 
-pub(crate) async fn append(pool: &AnyPool, engine: Engine, new: NewAuditEntry) -> Result<AuditEntry> {
+pub(crate) async fn append(
+    pool: &AnyPool,
+    engine: Engine,
+    new: NewAuditEntry,
+) -> Result<AuditEntry> {
     let mut tx = pool.begin().await?;
     if engine == Engine::Postgres {
         sqlx::query("SELECT 1 AS locked FROM (SELECT pg_advisory_xact_lock($1)) AS l")
@@ -55,7 +61,10 @@ pub(crate) async fn append(pool: &AnyPool, engine: Engine, new: NewAuditEntry) -
         .fetch_optional(&mut *tx)
         .await?;
     let (prev_seq, prev_hash) = match last {
-        Some(row) => (row.try_get::<i64, _>("seq")?, row.try_get::<String, _>("hash")?),
+        Some(row) => (
+            row.try_get::<i64, _>("seq")?,
+            row.try_get::<String, _>("hash")?,
+        ),
         None => (0, GENESIS_HASH.to_string()),
     };
     let mut entry = AuditEntry {
@@ -67,7 +76,11 @@ pub(crate) async fn append(pool: &AnyPool, engine: Engine, new: NewAuditEntry) -
         action: new.action,
         target: new.target,
         outcome: new.outcome,
-        detail: if new.detail.is_empty() { "{}".into() } else { new.detail },
+        detail: if new.detail.is_empty() {
+            "{}".into()
+        } else {
+            new.detail
+        },
         ip: new.ip,
         prev_hash,
         hash: String::new(),
@@ -102,11 +115,29 @@ fn filter_clause(filter: &AuditFilter) -> (String, Vec<FilterValue>) {
         values.push(value);
         clauses.push(clause.replace('?', &format!("${}", values.len())));
     };
-    if let Some(actor) = filter.actor.as_deref().map(str::trim).filter(|a| !a.is_empty()) {
-        next("LOWER(actor_label) LIKE ? ESCAPE '\\'", FilterValue::Text(format!("%{}%", escape_like(&actor.to_lowercase()))), &mut clauses);
+    if let Some(actor) = filter
+        .actor
+        .as_deref()
+        .map(str::trim)
+        .filter(|a| !a.is_empty())
+    {
+        next(
+            "LOWER(actor_label) LIKE ? ESCAPE '\\'",
+            FilterValue::Text(format!("%{}%", escape_like(&actor.to_lowercase()))),
+            &mut clauses,
+        );
     }
-    if let Some(action) = filter.action.as_deref().map(str::trim).filter(|a| !a.is_empty()) {
-        next("action LIKE ? ESCAPE '\\'", FilterValue::Text(format!("{}%", escape_like(action))), &mut clauses);
+    if let Some(action) = filter
+        .action
+        .as_deref()
+        .map(str::trim)
+        .filter(|a| !a.is_empty())
+    {
+        next(
+            "action LIKE ? ESCAPE '\\'",
+            FilterValue::Text(format!("{}%", escape_like(action))),
+            &mut clauses,
+        );
     }
     if let Some(since) = filter.since {
         next("at >= ?", FilterValue::Int(since), &mut clauses);
@@ -114,13 +145,19 @@ fn filter_clause(filter: &AuditFilter) -> (String, Vec<FilterValue>) {
     if let Some(until) = filter.until {
         next("at <= ?", FilterValue::Int(until), &mut clauses);
     }
-    let sql = if clauses.is_empty() { String::new() } else { format!(" WHERE {}", clauses.join(" AND ")) };
+    let sql = if clauses.is_empty() {
+        String::new()
+    } else {
+        format!(" WHERE {}", clauses.join(" AND "))
+    };
     (sql, values)
 }
 
 /// LIKE patterns treat `%` and `_` as wildcards; a search for them means the characters.
 fn escape_like(text: &str) -> String {
-    text.replace('\\', "\\\\").replace('%', "\\%").replace('_', "\\_")
+    text.replace('\\', "\\\\")
+        .replace('%', "\\%")
+        .replace('_', "\\_")
 }
 
 enum FilterValue {
@@ -143,28 +180,45 @@ fn bind_all<'q>(
 
 pub(crate) async fn list(pool: &AnyPool, filter: &AuditFilter) -> Result<AuditPage> {
     let (where_sql, mut values) = filter_clause(filter);
-    let total: i64 = bind_all(sqlx::query(&format!("SELECT COUNT(*) AS n FROM audit_log{where_sql}")), &values)
-        .fetch_one(pool)
-        .await?
-        .try_get("n")?;
+    let total: i64 = bind_all(
+        sqlx::query(&format!("SELECT COUNT(*) AS n FROM audit_log{where_sql}")),
+        &values,
+    )
+    .fetch_one(pool)
+    .await?
+    .try_get("n")?;
     let limit = filter.limit.clamp(1, MAX_PAGE) as i64;
     let mut page_sql = where_sql.clone();
     if let Some(before) = filter.before_seq {
         values.push(FilterValue::Int(before));
-        page_sql.push_str(if page_sql.is_empty() { " WHERE " } else { " AND " });
+        page_sql.push_str(if page_sql.is_empty() {
+            " WHERE "
+        } else {
+            " AND "
+        });
         page_sql.push_str(&format!("seq < ${}", values.len()));
     }
     values.push(FilterValue::Int(limit + 1));
-    let sql = format!("SELECT {COLUMNS} FROM audit_log{page_sql} ORDER BY seq DESC LIMIT ${}", values.len());
+    let sql = format!(
+        "SELECT {COLUMNS} FROM audit_log{page_sql} ORDER BY seq DESC LIMIT ${}",
+        values.len()
+    );
     let rows = bind_all(sqlx::query(&sql), &values).fetch_all(pool).await?;
-    let mut entries = rows.iter().map(entry_from_row).collect::<Result<Vec<_>>>()?;
+    let mut entries = rows
+        .iter()
+        .map(entry_from_row)
+        .collect::<Result<Vec<_>>>()?;
     let next_before_seq = if entries.len() as i64 > limit {
         entries.truncate(limit as usize);
         entries.last().map(|e| e.seq)
     } else {
         None
     };
-    Ok(AuditPage { entries, next_before_seq, total_matching: total })
+    Ok(AuditPage {
+        entries,
+        next_before_seq,
+        total_matching: total,
+    })
 }
 
 pub(crate) async fn verify(pool: &AnyPool) -> Result<ChainReport> {
@@ -186,7 +240,10 @@ pub(crate) async fn verify(pool: &AnyPool) -> Result<ChainReport> {
             let entry = entry_from_row(row)?;
             checked += 1;
             let broken = if entry.seq != expected_seq {
-                Some(format!("entry {} is missing (found {} next)", expected_seq, entry.seq))
+                Some(format!(
+                    "entry {} is missing (found {} next)",
+                    expected_seq, entry.seq
+                ))
             } else if entry.prev_hash != expected_prev {
                 Some("its link to the previous entry does not match that entry's hash".to_string())
             } else if entry_hash(&entry) != entry.hash {
@@ -197,12 +254,18 @@ pub(crate) async fn verify(pool: &AnyPool) -> Result<ChainReport> {
             if let Some(reason) = broken {
                 return Ok(ChainReport {
                     entries_checked: checked,
-                    first_broken: Some(BrokenLink { seq: entry.seq, reason }),
+                    first_broken: Some(BrokenLink {
+                        seq: entry.seq,
+                        reason,
+                    }),
                 });
             }
             expected_prev = entry.hash;
             expected_seq += 1;
         }
     }
-    Ok(ChainReport { entries_checked: checked, first_broken: None })
+    Ok(ChainReport {
+        entries_checked: checked,
+        first_broken: None,
+    })
 }

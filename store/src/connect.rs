@@ -54,7 +54,11 @@ pub fn redact_url(raw: &str) -> String {
             parsed.to_string()
         }
         Ok(_) => raw.to_string(),
-        Err(_) => raw.chars().take(40).collect::<String>().replace(|c: char| c.is_control(), "?"),
+        Err(_) => raw
+            .chars()
+            .take(40)
+            .collect::<String>()
+            .replace(|c: char| c.is_control(), "?"),
     }
 }
 
@@ -108,15 +112,25 @@ fn prepare_sqlite_url(url: &str) -> Result<String> {
             problem: "a sqlite URL needs a file path, e.g. sqlite://data/magflock.db".into(),
         });
     }
-    if path != ":memory:" {
-        if let Some(dir) = std::path::Path::new(path).parent().filter(|d| !d.as_os_str().is_empty()) {
-            std::fs::create_dir_all(dir).map_err(|e| StoreError::Config {
-                setting: URL_SETTING,
-                problem: format!("cannot create the folder '{}' for the SQLite file: {e}", dir.display()),
-            })?;
-        }
+    let folder = std::path::Path::new(path)
+        .parent()
+        .filter(|d| !d.as_os_str().is_empty());
+    if let Some(dir) = folder.filter(|_| path != ":memory:") {
+        std::fs::create_dir_all(dir).map_err(|e| StoreError::Config {
+            setting: URL_SETTING,
+            problem: format!(
+                "cannot create the folder '{}' for the SQLite file: {e}",
+                dir.display()
+            ),
+        })?;
     }
-    let query = if query.contains("mode=") { query.to_string() } else if query.is_empty() { "mode=rwc".into() } else { format!("{query}&mode=rwc") };
+    let query = if query.contains("mode=") {
+        query.to_string()
+    } else if query.is_empty() {
+        "mode=rwc".into()
+    } else {
+        format!("{query}&mode=rwc")
+    };
     Ok(format!("sqlite://{path}?{query}"))
 }
 
@@ -126,16 +140,27 @@ mod tests {
 
     #[test]
     fn engine_of_url() {
-        assert_eq!(Engine::of_url("sqlite://data/x.db").unwrap(), Engine::Sqlite);
-        assert_eq!(Engine::of_url("postgres://u@h/db").unwrap(), Engine::Postgres);
-        let err = Engine::of_url("mysql://root:hunter2@h/db").unwrap_err().to_string();
+        assert_eq!(
+            Engine::of_url("sqlite://data/x.db").unwrap(),
+            Engine::Sqlite
+        );
+        assert_eq!(
+            Engine::of_url("postgres://u@h/db").unwrap(),
+            Engine::Postgres
+        );
+        let err = Engine::of_url("mysql://root:hunter2@h/db")
+            .unwrap_err()
+            .to_string();
         assert!(err.starts_with("DATABASE_URL: expected a URL"), "{err}");
         assert!(!err.contains("hunter2"), "{err}");
     }
 
     #[test]
     fn redacts_passwords() {
-        assert_eq!(redact_url("postgres://u:secret@h:5432/db"), "postgres://u:***@h:5432/db");
+        assert_eq!(
+            redact_url("postgres://u:secret@h:5432/db"),
+            "postgres://u:***@h:5432/db"
+        );
         assert_eq!(redact_url("sqlite://data/x.db"), "sqlite://data/x.db");
     }
 
@@ -143,7 +168,11 @@ mod tests {
     fn sqlite_url_gets_create_mode() {
         let dir = std::env::temp_dir().join(format!("mf-url-{}", std::process::id()));
         let url = format!("sqlite://{}/a.db", dir.display());
-        assert!(prepare_sqlite_url(&url).unwrap().ends_with("/a.db?mode=rwc"));
+        assert!(
+            prepare_sqlite_url(&url)
+                .unwrap()
+                .ends_with("/a.db?mode=rwc")
+        );
         assert!(dir.is_dir());
         let _ = std::fs::remove_dir_all(dir);
     }

@@ -7,7 +7,10 @@ use thiserror::Error;
 pub enum StoreError {
     /// The database URL or another connection setting is wrong. Names the setting.
     #[error("{setting}: {problem}")]
-    Config { setting: &'static str, problem: String },
+    Config {
+        setting: &'static str,
+        problem: String,
+    },
     /// The database cannot be reached right now (refused, timed out, closed).
     #[error("the control-plane database is unreachable: {0}")]
     Unavailable(String),
@@ -42,7 +45,9 @@ impl From<sqlx::Error> for StoreError {
             sqlx::Error::Database(db) if db.is_unique_violation() => {
                 StoreError::Conflict(db.message().to_string())
             }
-            sqlx::Error::Database(db) if db.code().as_deref().is_some_and(is_connection_failure) => {
+            sqlx::Error::Database(db)
+                if db.code().as_deref().is_some_and(is_connection_failure) =>
+            {
                 StoreError::Unavailable(db.message().to_string())
             }
             _ => StoreError::Database(err.to_string()),
@@ -55,7 +60,9 @@ impl From<sqlx::Error> for StoreError {
 /// connections (57P01-57P03), a database closed to connections (55000, as
 /// `ALLOW_CONNECTIONS false` reports it) and rejected credentials (class 28).
 fn is_connection_failure(code: &str) -> bool {
-    code.starts_with("08") || code.starts_with("28") || matches!(code, "57P01" | "57P02" | "57P03" | "55000")
+    code.starts_with("08")
+        || code.starts_with("28")
+        || matches!(code, "57P01" | "57P02" | "57P03" | "55000")
 }
 
 impl From<sqlx::migrate::MigrateError> for StoreError {

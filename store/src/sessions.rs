@@ -57,24 +57,35 @@ pub(crate) async fn create(pool: &AnyPool, row: SessionRow) -> Result<()> {
 }
 
 pub(crate) async fn delete(pool: &AnyPool, id: &str) -> Result<()> {
-    sqlx::query("DELETE FROM sessions WHERE id = $1").bind(id).execute(pool).await?;
+    sqlx::query("DELETE FROM sessions WHERE id = $1")
+        .bind(id)
+        .execute(pool)
+        .await?;
     Ok(())
 }
 
 pub(crate) async fn delete_for_user(pool: &AnyPool, user_id: &str) -> Result<()> {
-    sqlx::query("DELETE FROM sessions WHERE user_id = $1").bind(user_id).execute(pool).await?;
+    sqlx::query("DELETE FROM sessions WHERE user_id = $1")
+        .bind(user_id)
+        .execute(pool)
+        .await?;
     Ok(())
 }
 
 pub(crate) async fn delete_expired(pool: &AnyPool, now: Millis) -> Result<u64> {
-    let done = sqlx::query("DELETE FROM sessions WHERE expires_at <= $1").bind(now).execute(pool).await?;
+    let done = sqlx::query("DELETE FROM sessions WHERE expires_at <= $1")
+        .bind(now)
+        .execute(pool)
+        .await?;
     Ok(done.rows_affected())
 }
 
 pub(crate) async fn count_active(pool: &AnyPool, now: Millis) -> Result<i64> {
-    Ok(sqlx::query("SELECT COUNT(*) AS n FROM sessions WHERE expires_at > $1 AND user_id IS NOT NULL")
-        .bind(now)
-        .fetch_one(pool)
-        .await?
-        .try_get("n")?)
+    Ok(sqlx::query(
+        "SELECT COUNT(*) AS n FROM sessions WHERE expires_at > $1 AND user_id IS NOT NULL",
+    )
+    .bind(now)
+    .fetch_one(pool)
+    .await?
+    .try_get("n")?)
 }

@@ -5,8 +5,12 @@ use crate::{Result, now_millis};
 use sqlx::{AnyPool, Row};
 
 pub(crate) async fn all(pool: &AnyPool) -> Result<Vec<(String, String)>> {
-    let rows = sqlx::query("SELECT key, value FROM settings ORDER BY key").fetch_all(pool).await?;
-    rows.iter().map(|r| Ok((r.try_get("key")?, r.try_get("value")?))).collect()
+    let rows = sqlx::query("SELECT key, value FROM settings ORDER BY key")
+        .fetch_all(pool)
+        .await?;
+    rows.iter()
+        .map(|r| Ok((r.try_get("key")?, r.try_get("value")?)))
+        .collect()
 }
 
 pub(crate) async fn set(pool: &AnyPool, key: &str, value: &str, by: Option<&str>) -> Result<()> {

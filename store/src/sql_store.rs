@@ -24,7 +24,11 @@ impl SqlStore {
     /// Connects to `url` (`sqlite://...` or `postgres://...`) and migrates.
     pub async fn open(url: &str) -> Result<SqlStore> {
         let (pool, engine) = connect::open(url, 8).await?;
-        Ok(SqlStore { pool, engine, audit_lock: tokio::sync::Mutex::new(()) })
+        Ok(SqlStore {
+            pool,
+            engine,
+            audit_lock: tokio::sync::Mutex::new(()),
+        })
     }
 
     /// Direct pool access, for tests that must bypass the product (e.g. to tamper).

@@ -37,14 +37,28 @@ impl TestDb {
         let dir = tempfile::tempdir().expect("temp dir");
         let url = format!("sqlite://{}/magflock.db", dir.path().display());
         let store = SqlStore::open(&url).await.expect("open sqlite test store");
-        TestDb { store, url, engine: Engine::Sqlite, name: String::new(), _dir: Some(dir) }
+        TestDb {
+            store,
+            url,
+            engine: Engine::Sqlite,
+            name: String::new(),
+            _dir: Some(dir),
+        }
     }
 
     pub async fn postgres() -> TestDb {
         let name = fresh_pg_database().await;
         let url = pg_url_for(&name);
-        let store = SqlStore::open(&url).await.expect("open postgres test store");
-        TestDb { store, url, engine: Engine::Postgres, name, _dir: None }
+        let store = SqlStore::open(&url)
+            .await
+            .expect("open postgres test store");
+        TestDb {
+            store,
+            url,
+            engine: Engine::Postgres,
+            name,
+            _dir: None,
+        }
     }
 
     /// Closes the store and drops the test's PostgreSQL database.
@@ -67,26 +81,44 @@ pub fn pg_url_for(name: &str) -> String {
 pub async fn fresh_pg_database() -> String {
     let mut admin = sqlx::PgConnection::connect(&pg_admin_url())
         .await
-        .unwrap_or_else(|e| panic!("PostgreSQL at {} is needed for this test: {e}", pg_admin_url()));
+        .unwrap_or_else(|e| {
+            panic!(
+                "PostgreSQL at {} is needed for this test: {e}",
+                pg_admin_url()
+            )
+        });
     let now = crate::now_millis() / 1000;
-    let stale: Vec<String> = sqlx::query("SELECT datname FROM pg_database WHERE datname LIKE 'mf_test_%'")
-        .fetch_all(&mut admin)
-        .await
-        .expect("list databases")
-        .iter()
-        .map(|r| r.get::<String, _>(0))
-        .filter(|n| n.split('_').nth(2).and_then(|t| t.parse::<i64>().ok()).is_some_and(|t| now - t > 3600))
-        .collect();
+    let stale: Vec<String> =
+        sqlx::query("SELECT datname FROM pg_database WHERE datname LIKE 'mf_test_%'")
+            .fetch_all(&mut admin)
+            .await
+            .expect("list databases")
+            .iter()
+            .map(|r| r.get::<String, _>(0))
+            .filter(|n| {
+                n.split('_')
+                    .nth(2)
+                    .and_then(|t| t.parse::<i64>().ok())
+                    .is_some_and(|t| now - t > 3600)
+            })
+            .collect();
     for name in stale {
-        let _ = sqlx::query(&format!("DROP DATABASE IF EXISTS \"{name}\" WITH (FORCE)")).execute(&mut admin).await;
+        let _ = sqlx::query(&format!("DROP DATABASE IF EXISTS \"{name}\" WITH (FORCE)"))
+            .execute(&mut admin)
+            .await;
     }
     let name = format!("mf_test_{now}_{}", uuid::Uuid::new_v4().simple());
-    sqlx::query(&format!("CREATE DATABASE \"{name}\"")).execute(&mut admin).await.expect("create test database");
+    sqlx::query(&format!("CREATE DATABASE \"{name}\""))
+        .execute(&mut admin)
+        .await
+        .expect("create test database");
     name
 }
 
 pub async fn drop_pg_database(name: &str) {
     if let Ok(mut admin) = sqlx::PgConnection::connect(&pg_admin_url()).await {
-        let _ = sqlx::query(&format!("DROP DATABASE IF EXISTS \"{name}\" WITH (FORCE)")).execute(&mut admin).await;
+        let _ = sqlx::query(&format!("DROP DATABASE IF EXISTS \"{name}\" WITH (FORCE)"))
+            .execute(&mut admin)
+            .await;
     }
 }

@@ -5,8 +5,7 @@ use magflock_types::{Millis, NewUser, Role, User};
 use sqlx::any::AnyRow;
 use sqlx::{AnyPool, Row};
 
-const COLUMNS: &str =
-    "id, email, display_name, role, created_at, last_login_at, disabled_at";
+const COLUMNS: &str = "id, email, display_name, role, created_at, last_login_at, disabled_at";
 
 fn user_from_row(row: &AnyRow) -> Result<User> {
     let role: String = row.try_get("role")?;
@@ -14,7 +13,9 @@ fn user_from_row(row: &AnyRow) -> Result<User> {
         id: row.try_get("id")?,
         email: row.try_get("email")?,
         display_name: row.try_get("display_name")?,
-        role: role.parse().map_err(|e| StoreError::Database(format!("users.role: {e}")))?,
+        role: role
+            .parse()
+            .map_err(|e| StoreError::Database(format!("users.role: {e}")))?,
         created_at: row.try_get("created_at")?,
         last_login_at: row.try_get("last_login_at")?,
         disabled_at: row.try_get("disabled_at")?,
@@ -23,13 +24,18 @@ fn user_from_row(row: &AnyRow) -> Result<User> {
 
 fn email_taken(err: StoreError, email: &str) -> StoreError {
     match err {
-        StoreError::Conflict(_) => StoreError::Conflict(format!("a user with email {email} already exists")),
+        StoreError::Conflict(_) => {
+            StoreError::Conflict(format!("a user with email {email} already exists"))
+        }
         other => other,
     }
 }
 
 pub(crate) async fn count(pool: &AnyPool) -> Result<i64> {
-    Ok(sqlx::query("SELECT COUNT(*) AS n FROM users").fetch_one(pool).await?.try_get("n")?)
+    Ok(sqlx::query("SELECT COUNT(*) AS n FROM users")
+        .fetch_one(pool)
+        .await?
+        .try_get("n")?)
 }
 
 async fn insert<'c, E>(executor: E, user: &NewUser, id: &str, now: Millis) -> Result<()>
@@ -84,11 +90,16 @@ pub(crate) async fn by_id(pool: &AnyPool, id: &str) -> Result<Option<User>> {
     row.as_ref().map(user_from_row).transpose()
 }
 
-pub(crate) async fn with_hash_by_email(pool: &AnyPool, email: &str) -> Result<Option<(User, String)>> {
-    let row = sqlx::query(&format!("SELECT {COLUMNS}, password_hash FROM users WHERE email = $1"))
-        .bind(email)
-        .fetch_optional(pool)
-        .await?;
+pub(crate) async fn with_hash_by_email(
+    pool: &AnyPool,
+    email: &str,
+) -> Result<Option<(User, String)>> {
+    let row = sqlx::query(&format!(
+        "SELECT {COLUMNS}, password_hash FROM users WHERE email = $1"
+    ))
+    .bind(email)
+    .fetch_optional(pool)
+    .await?;
     match row {
         Some(row) => Ok(Some((user_from_row(&row)?, row.try_get("password_hash")?))),
         None => Ok(None),
@@ -96,9 +107,11 @@ pub(crate) async fn with_hash_by_email(pool: &AnyPool, email: &str) -> Result<Op
 }
 
 pub(crate) async fn list(pool: &AnyPool) -> Result<Vec<User>> {
-    let rows = sqlx::query(&format!("SELECT {COLUMNS} FROM users ORDER BY created_at, email"))
-        .fetch_all(pool)
-        .await?;
+    let rows = sqlx::query(&format!(
+        "SELECT {COLUMNS} FROM users ORDER BY created_at, email"
+    ))
+    .fetch_all(pool)
+    .await?;
     rows.iter().map(user_from_row).collect()
 }
 
@@ -114,12 +127,11 @@ async fn change_keeping_an_owner<'q>(
     if done.rows_affected() == 0 {
         return Err(StoreError::NotFound("user"));
     }
-    let owners: i64 = sqlx::query(
-        "SELECT COUNT(*) AS n FROM users WHERE role = 'owner' AND disabled_at IS NULL",
-    )
-    .fetch_one(&mut *tx)
-    .await?
-    .try_get("n")?;
+    let owners: i64 =
+        sqlx::query("SELECT COUNT(*) AS n FROM users WHERE role = 'owner' AND disabled_at IS NULL")
+            .fetch_one(&mut *tx)
+            .await?
+            .try_get("n")?;
     if owners == 0 {
         tx.rollback().await?;
         return Err(StoreError::LastOwner);
@@ -136,7 +148,11 @@ pub(crate) async fn set_role(pool: &AnyPool, id: &str, role: Role) -> Result<Use
     change_keeping_an_owner(pool, id, change).await
 }
 
-pub(crate) async fn set_disabled(pool: &AnyPool, id: &str, disabled_at: Option<Millis>) -> Result<User> {
+pub(crate) async fn set_disabled(
+    pool: &AnyPool,
+    id: &str,
+    disabled_at: Option<Millis>,
+) -> Result<User> {
     let change = sqlx::query("UPDATE users SET disabled_at = $1, updated_at = $2 WHERE id = $3")
         .bind(disabled_at)
         .bind(now_millis())
@@ -162,7 +178,10 @@ pub(crate) async fn set_password_hash(pool: &AnyPool, id: &str, hash: &str) -> R
     if done.rows_affected() == 0 {
         return Err(StoreError::NotFound("user"));
     }
-    sqlx::query("DELETE FROM sessions WHERE user_id = $1").bind(id).execute(&mut *tx).await?;
+    sqlx::query("DELETE FROM sessions WHERE user_id = $1")
+        .bind(id)
+        .execute(&mut *tx)
+        .await?;
     tx.commit().await?;
     Ok(())
 }

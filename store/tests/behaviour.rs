@@ -69,10 +69,19 @@ fn entry(actor: &str, action: &str) -> NewAuditEntry {
 async fn first_owner_is_created_once(db: &TestDb) {
     let s = &db.store;
     assert_eq!(s.user_count().await.unwrap(), 0);
-    let owner = s.create_first_owner(new_user("ana@example.com", Role::Auditor)).await.unwrap();
-    assert_eq!(owner.role, Role::Owner, "the first account is always an owner");
+    let owner = s
+        .create_first_owner(new_user("ana@example.com", Role::Auditor))
+        .await
+        .unwrap();
+    assert_eq!(
+        owner.role,
+        Role::Owner,
+        "the first account is always an owner"
+    );
     assert!(owner.is_active());
-    let again = s.create_first_owner(new_user("bob@example.com", Role::Owner)).await;
+    let again = s
+        .create_first_owner(new_user("bob@example.com", Role::Owner))
+        .await;
     assert!(matches!(again, Err(StoreError::AlreadySetUp)), "{again:?}");
     assert_eq!(s.user_count().await.unwrap(), 1);
 }
@@ -83,15 +92,23 @@ async fn first_owner_race_has_one_winner(db: &TestDb) {
         s.create_first_owner(new_user("a@example.com", Role::Owner)),
         s.create_first_owner(new_user("b@example.com", Role::Owner)),
     );
-    let wins = [&results.0, &results.1].iter().filter(|r| r.is_ok()).count();
+    let wins = [&results.0, &results.1]
+        .iter()
+        .filter(|r| r.is_ok())
+        .count();
     assert_eq!(wins, 1, "{results:?}");
     assert_eq!(s.user_count().await.unwrap(), 1);
 }
 
 async fn duplicate_email_is_a_conflict_naming_it(db: &TestDb) {
     let s = &db.store;
-    s.create_user(new_user("dup@example.com", Role::Admin)).await.unwrap();
-    match s.create_user(new_user("dup@example.com", Role::Auditor)).await {
+    s.create_user(new_user("dup@example.com", Role::Admin))
+        .await
+        .unwrap();
+    match s
+        .create_user(new_user("dup@example.com", Role::Auditor))
+        .await
+    {
         Err(StoreError::Conflict(msg)) => assert!(msg.contains("dup@example.com"), "{msg}"),
         other => panic!("expected a conflict, got {other:?}"),
     }
@@ -99,47 +116,101 @@ async fn duplicate_email_is_a_conflict_naming_it(db: &TestDb) {
 
 async fn an_active_owner_always_remains(db: &TestDb) {
     let s = &db.store;
-    let owner = s.create_first_owner(new_user("owner@example.com", Role::Owner)).await.unwrap();
-    assert!(matches!(s.set_user_role(&owner.id, Role::Admin).await, Err(StoreError::LastOwner)));
-    assert!(matches!(s.set_user_disabled(&owner.id, Some(now_millis())).await, Err(StoreError::LastOwner)));
-    assert_eq!(s.user_by_id(&owner.id).await.unwrap().unwrap().role, Role::Owner, "rolled back");
+    let owner = s
+        .create_first_owner(new_user("owner@example.com", Role::Owner))
+        .await
+        .unwrap();
+    assert!(matches!(
+        s.set_user_role(&owner.id, Role::Admin).await,
+        Err(StoreError::LastOwner)
+    ));
+    assert!(matches!(
+        s.set_user_disabled(&owner.id, Some(now_millis())).await,
+        Err(StoreError::LastOwner)
+    ));
+    assert_eq!(
+        s.user_by_id(&owner.id).await.unwrap().unwrap().role,
+        Role::Owner,
+        "rolled back"
+    );
 
-    let second = s.create_user(new_user("second@example.com", Role::Owner)).await.unwrap();
+    let second = s
+        .create_user(new_user("second@example.com", Role::Owner))
+        .await
+        .unwrap();
     let demoted = s.set_user_role(&owner.id, Role::Admin).await.unwrap();
     assert_eq!(demoted.role, Role::Admin);
-    assert!(matches!(s.set_user_disabled(&second.id, Some(1)).await, Err(StoreError::LastOwner)));
-    assert!(matches!(s.set_user_role("no-such-id", Role::Admin).await, Err(StoreError::NotFound(_))));
+    assert!(matches!(
+        s.set_user_disabled(&second.id, Some(1)).await,
+        Err(StoreError::LastOwner)
+    ));
+    assert!(matches!(
+        s.set_user_role("no-such-id", Role::Admin).await,
+        Err(StoreError::NotFound(_))
+    ));
 }
 
 fn session(id: &str, user: Option<&str>, expires_at: i64) -> SessionRow {
-    SessionRow { id: id.into(), data: "{}".into(), expires_at, user_id: user.map(String::from) }
+    SessionRow {
+        id: id.into(),
+        data: "{}".into(),
+        expires_at,
+        user_id: user.map(String::from),
+    }
 }
 
 async fn disabling_or_resetting_a_password_ends_sessions(db: &TestDb) {
     let s = &db.store;
-    s.create_first_owner(new_user("owner@example.com", Role::Owner)).await.unwrap();
-    let admin = s.create_user(new_user("admin@example.com", Role::Admin)).await.unwrap();
+    s.create_first_owner(new_user("owner@example.com", Role::Owner))
+        .await
+        .unwrap();
+    let admin = s
+        .create_user(new_user("admin@example.com", Role::Admin))
+        .await
+        .unwrap();
     let later = now_millis() + 60_000;
-    s.session_save(session("s1", Some(&admin.id), later)).await.unwrap();
-    s.set_user_disabled(&admin.id, Some(now_millis())).await.unwrap();
+    s.session_save(session("s1", Some(&admin.id), later))
+        .await
+        .unwrap();
+    s.set_user_disabled(&admin.id, Some(now_millis()))
+        .await
+        .unwrap();
     assert!(s.session_load("s1", now_millis()).await.unwrap().is_none());
 
     s.set_user_disabled(&admin.id, None).await.unwrap();
-    s.session_save(session("s2", Some(&admin.id), later)).await.unwrap();
-    s.set_password_hash(&admin.id, "$argon2id$new").await.unwrap();
+    s.session_save(session("s2", Some(&admin.id), later))
+        .await
+        .unwrap();
+    s.set_password_hash(&admin.id, "$argon2id$new")
+        .await
+        .unwrap();
     assert!(s.session_load("s2", now_millis()).await.unwrap().is_none());
-    let (_, hash) = s.user_with_hash_by_email("admin@example.com").await.unwrap().unwrap();
+    let (_, hash) = s
+        .user_with_hash_by_email("admin@example.com")
+        .await
+        .unwrap()
+        .unwrap();
     assert_eq!(hash, "$argon2id$new");
 }
 
 async fn sessions_expire_and_are_swept(db: &TestDb) {
     let s = &db.store;
     let now = now_millis();
-    s.session_create(session("live", None, now + 60_000)).await.unwrap();
-    s.session_create(session("dead", None, now - 1)).await.unwrap();
-    assert!(matches!(s.session_create(session("live", None, now)).await, Err(StoreError::Conflict(_))));
+    s.session_create(session("live", None, now + 60_000))
+        .await
+        .unwrap();
+    s.session_create(session("dead", None, now - 1))
+        .await
+        .unwrap();
+    assert!(matches!(
+        s.session_create(session("live", None, now)).await,
+        Err(StoreError::Conflict(_))
+    ));
     assert!(s.session_load("live", now).await.unwrap().is_some());
-    assert!(s.session_load("dead", now).await.unwrap().is_none(), "expired sessions are never returned");
+    assert!(
+        s.session_load("dead", now).await.unwrap().is_none(),
+        "expired sessions are never returned"
+    );
     let mut updated = session("live", None, now + 120_000);
     updated.data = r#"{"x":1}"#.into();
     s.session_save(updated.clone()).await.unwrap();
@@ -169,7 +240,10 @@ async fn audit_chain_links_and_verifies(db: &TestDb) {
 async fn audit_log_refuses_update_and_delete(db: &TestDb) {
     let s = &db.store;
     s.audit_append(entry("ana", "auth.login")).await.unwrap();
-    let update = s.pool().execute("UPDATE audit_log SET actor_label = 'mallory'").await;
+    let update = s
+        .pool()
+        .execute("UPDATE audit_log SET actor_label = 'mallory'")
+        .await;
     assert!(update.unwrap_err().to_string().contains("append-only"));
     let delete = s.pool().execute("DELETE FROM audit_log").await;
     assert!(delete.unwrap_err().to_string().contains("append-only"));
@@ -188,10 +262,15 @@ async fn disable_guard(db: &TestDb) {
 async fn audit_tampering_is_found_at_the_changed_entry(db: &TestDb) {
     let s = &db.store;
     for i in 0..5 {
-        s.audit_append(entry(&format!("user{i}"), "auth.login")).await.unwrap();
+        s.audit_append(entry(&format!("user{i}"), "auth.login"))
+            .await
+            .unwrap();
     }
     disable_guard(db).await;
-    s.pool().execute("UPDATE audit_log SET outcome = 'failure' WHERE seq = 3").await.unwrap();
+    s.pool()
+        .execute("UPDATE audit_log SET outcome = 'failure' WHERE seq = 3")
+        .await
+        .unwrap();
     let report = s.audit_verify().await.unwrap();
     let broken = report.first_broken.expect("tampering must be detected");
     assert_eq!(broken.seq, 3);
@@ -199,7 +278,13 @@ async fn audit_tampering_is_found_at_the_changed_entry(db: &TestDb) {
 
     // Recomputing the changed entry's hash does not help: the next link breaks.
     s.pool()
-        .execute(format!("UPDATE audit_log SET hash = '{}' WHERE seq = 3", "ab".repeat(32)).as_str())
+        .execute(
+            format!(
+                "UPDATE audit_log SET hash = '{}' WHERE seq = 3",
+                "ab".repeat(32)
+            )
+            .as_str(),
+        )
         .await
         .unwrap();
     let report = s.audit_verify().await.unwrap();
@@ -210,52 +295,142 @@ async fn audit_tampering_is_found_at_the_changed_entry(db: &TestDb) {
 async fn audit_deletion_is_found(db: &TestDb) {
     let s = &db.store;
     for i in 0..4 {
-        s.audit_append(entry(&format!("user{i}"), "auth.login")).await.unwrap();
+        s.audit_append(entry(&format!("user{i}"), "auth.login"))
+            .await
+            .unwrap();
     }
     disable_guard(db).await;
-    s.pool().execute("DELETE FROM audit_log WHERE seq = 2").await.unwrap();
-    let broken = s.audit_verify().await.unwrap().first_broken.expect("deletion detected");
+    s.pool()
+        .execute("DELETE FROM audit_log WHERE seq = 2")
+        .await
+        .unwrap();
+    let broken = s
+        .audit_verify()
+        .await
+        .unwrap()
+        .first_broken
+        .expect("deletion detected");
     assert_eq!(broken.seq, 3);
-    assert!(broken.reason.contains("entry 2 is missing"), "{}", broken.reason);
+    assert!(
+        broken.reason.contains("entry 2 is missing"),
+        "{}",
+        broken.reason
+    );
 }
 
 async fn audit_filters_and_pages(db: &TestDb) {
     let s = &db.store;
     for i in 0..7 {
-        s.audit_append(entry("Ana@Example.com", if i % 2 == 0 { "auth.login" } else { "user.created" }))
-            .await
-            .unwrap();
-    }
-    s.audit_append(entry("bob@example.com", "auth.logout")).await.unwrap();
-    s.audit_append(entry("100%_real", "settings.updated")).await.unwrap();
-
-    let by_actor = s.audit_list(&AuditFilter { actor: Some("ana@".into()), limit: 50, ..Default::default() }).await.unwrap();
-    assert_eq!(by_actor.total_matching, 7, "actor match is case-insensitive");
-    let by_action = s.audit_list(&AuditFilter { action: Some("auth.".into()), limit: 50, ..Default::default() }).await.unwrap();
-    assert_eq!(by_action.total_matching, 5, "action is a prefix match");
-    let literal = s.audit_list(&AuditFilter { actor: Some("0%_".into()), limit: 50, ..Default::default() }).await.unwrap();
-    assert_eq!(literal.total_matching, 1, "% and _ are searched literally");
-
-    let page1 = s.audit_list(&AuditFilter { limit: 4, ..Default::default() }).await.unwrap();
-    assert_eq!(page1.total_matching, 9);
-    assert_eq!(page1.entries.iter().map(|e| e.seq).collect::<Vec<_>>(), vec![9, 8, 7, 6], "newest first");
-    let page2 = s
-        .audit_list(&AuditFilter { limit: 4, before_seq: page1.next_before_seq, ..Default::default() })
+        s.audit_append(entry(
+            "Ana@Example.com",
+            if i % 2 == 0 {
+                "auth.login"
+            } else {
+                "user.created"
+            },
+        ))
         .await
         .unwrap();
-    assert_eq!(page2.entries.iter().map(|e| e.seq).collect::<Vec<_>>(), vec![5, 4, 3, 2]);
+    }
+    s.audit_append(entry("bob@example.com", "auth.logout"))
+        .await
+        .unwrap();
+    s.audit_append(entry("100%_real", "settings.updated"))
+        .await
+        .unwrap();
+
+    let by_actor = s
+        .audit_list(&AuditFilter {
+            actor: Some("ana@".into()),
+            limit: 50,
+            ..Default::default()
+        })
+        .await
+        .unwrap();
+    assert_eq!(
+        by_actor.total_matching, 7,
+        "actor match is case-insensitive"
+    );
+    let by_action = s
+        .audit_list(&AuditFilter {
+            action: Some("auth.".into()),
+            limit: 50,
+            ..Default::default()
+        })
+        .await
+        .unwrap();
+    assert_eq!(by_action.total_matching, 5, "action is a prefix match");
+    let literal = s
+        .audit_list(&AuditFilter {
+            actor: Some("0%_".into()),
+            limit: 50,
+            ..Default::default()
+        })
+        .await
+        .unwrap();
+    assert_eq!(literal.total_matching, 1, "% and _ are searched literally");
+
+    let page1 = s
+        .audit_list(&AuditFilter {
+            limit: 4,
+            ..Default::default()
+        })
+        .await
+        .unwrap();
+    assert_eq!(page1.total_matching, 9);
+    assert_eq!(
+        page1.entries.iter().map(|e| e.seq).collect::<Vec<_>>(),
+        vec![9, 8, 7, 6],
+        "newest first"
+    );
+    let page2 = s
+        .audit_list(&AuditFilter {
+            limit: 4,
+            before_seq: page1.next_before_seq,
+            ..Default::default()
+        })
+        .await
+        .unwrap();
+    assert_eq!(
+        page2.entries.iter().map(|e| e.seq).collect::<Vec<_>>(),
+        vec![5, 4, 3, 2]
+    );
     let page3 = s
-        .audit_list(&AuditFilter { limit: 4, before_seq: page2.next_before_seq, ..Default::default() })
+        .audit_list(&AuditFilter {
+            limit: 4,
+            before_seq: page2.next_before_seq,
+            ..Default::default()
+        })
         .await
         .unwrap();
     assert_eq!(page3.entries.len(), 1);
     assert_eq!(page3.next_before_seq, None, "last page");
 
-    let all = s.audit_list(&AuditFilter { limit: 50, ..Default::default() }).await.unwrap();
+    let all = s
+        .audit_list(&AuditFilter {
+            limit: 50,
+            ..Default::default()
+        })
+        .await
+        .unwrap();
     let t = all.entries[0].at;
-    let none_after = s.audit_list(&AuditFilter { since: Some(t + 1), limit: 50, ..Default::default() }).await.unwrap();
+    let none_after = s
+        .audit_list(&AuditFilter {
+            since: Some(t + 1),
+            limit: 50,
+            ..Default::default()
+        })
+        .await
+        .unwrap();
     assert_eq!(none_after.total_matching, 0);
-    let until = s.audit_list(&AuditFilter { until: Some(t), limit: 50, ..Default::default() }).await.unwrap();
+    let until = s
+        .audit_list(&AuditFilter {
+            until: Some(t),
+            limit: 50,
+            ..Default::default()
+        })
+        .await
+        .unwrap();
     assert_eq!(until.total_matching, 9);
 }
 
@@ -271,11 +446,20 @@ async fn concurrent_audit_appends_keep_one_chain(db: &TestDb) {
 
 async fn settings_are_upserted(db: &TestDb) {
     let s = &db.store;
-    s.setting_set("instance_name", "Acme", Some("ana")).await.unwrap();
-    s.setting_set("instance_name", "Acme Prod", Some("bob")).await.unwrap();
-    s.setting_set("session_idle_minutes", "30", None).await.unwrap();
+    s.setting_set("instance_name", "Acme", Some("ana"))
+        .await
+        .unwrap();
+    s.setting_set("instance_name", "Acme Prod", Some("bob"))
+        .await
+        .unwrap();
+    s.setting_set("session_idle_minutes", "30", None)
+        .await
+        .unwrap();
     assert_eq!(
         s.settings_all().await.unwrap(),
-        vec![("instance_name".into(), "Acme Prod".into()), ("session_idle_minutes".into(), "30".into())]
+        vec![
+            ("instance_name".into(), "Acme Prod".into()),
+            ("session_idle_minutes".into(), "30".into())
+        ]
     );
 }

@@ -11,7 +11,9 @@ pub mod role;
 pub mod time;
 pub mod user;
 
-pub use audit::{ActorKind, AuditEntry, AuditFilter, AuditPage, BrokenLink, ChainReport, NewAuditEntry, Outcome};
+pub use audit::{
+    ActorKind, AuditEntry, AuditFilter, AuditPage, BrokenLink, ChainReport, NewAuditEntry, Outcome,
+};
 pub use password::{PasswordProblem, check_password};
 pub use role::Role;
 pub use user::{NewUser, User, normalize_email};

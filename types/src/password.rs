@@ -16,9 +16,26 @@ pub const PASSPHRASE_LEN: usize = 20;
 /// Passwords that lead every leaked-password list; a long password built from one
 /// of them is still refused.
 const COMMON: &[&str] = &[
-    "password", "123456789", "qwertyuiop", "letmein", "iloveyou", "administrator", "welcome",
-    "sunshine", "princess", "football", "baseball", "monkey", "dragon", "trustno1", "magflock",
-    "changeme", "abc123", "passw0rd", "qwerty123", "1q2w3e4r",
+    "password",
+    "123456789",
+    "qwertyuiop",
+    "letmein",
+    "iloveyou",
+    "administrator",
+    "welcome",
+    "sunshine",
+    "princess",
+    "football",
+    "baseball",
+    "monkey",
+    "dragon",
+    "trustno1",
+    "magflock",
+    "changeme",
+    "abc123",
+    "passw0rd",
+    "qwerty123",
+    "1q2w3e4r",
 ];
 
 /// Why a password was refused.
@@ -46,17 +63,27 @@ impl fmt::Display for PasswordProblem {
                  (or be a passphrase of {PASSPHRASE_LEN}+ characters)."
             ),
             PasswordProblem::Common => {
-                write!(f, "Password is too common; choose one that is not on leaked-password lists.")
+                write!(
+                    f,
+                    "Password is too common; choose one that is not on leaked-password lists."
+                )
             }
             PasswordProblem::ContainsIdentity => {
-                write!(f, "Password must not contain your email name or display name.")
+                write!(
+                    f,
+                    "Password must not contain your email name or display name."
+                )
             }
         }
     }
 }
 
 /// Checks `password` for the account identified by `email` and `display_name`.
-pub fn check_password(password: &str, email: &str, display_name: &str) -> Result<(), PasswordProblem> {
+pub fn check_password(
+    password: &str,
+    email: &str,
+    display_name: &str,
+) -> Result<(), PasswordProblem> {
     let len = password.chars().count();
     if len < MIN_LEN {
         return Err(PasswordProblem::TooShort);
@@ -66,14 +93,20 @@ pub fn check_password(password: &str, email: &str, display_name: &str) -> Result
     }
     let lower = password.to_lowercase();
     let squashed: String = lower.chars().filter(|c| c.is_alphanumeric()).collect();
-    if COMMON.iter().any(|c| squashed.contains(c) && squashed.len() < c.len() + 6) {
+    if COMMON
+        .iter()
+        .any(|c| squashed.contains(c) && squashed.len() < c.len() + 6)
+    {
         return Err(PasswordProblem::Common);
     }
     let identities = [
         email.split('@').next().unwrap_or("").to_lowercase(),
         display_name.to_lowercase(),
     ];
-    if identities.iter().any(|id| id.chars().count() >= 4 && lower.contains(id.as_str())) {
+    if identities
+        .iter()
+        .any(|id| id.chars().count() >= 4 && lower.contains(id.as_str()))
+    {
         return Err(PasswordProblem::ContainsIdentity);
     }
     let kinds = [
@@ -97,16 +130,34 @@ mod tests {
 
     #[test]
     fn accepts_strong_and_passphrases() {
-        assert_eq!(check_password("Tr0ub4dor&3-x", "ana@example.com", "Ana"), Ok(()));
-        assert_eq!(check_password("correct horse battery staple", "ana@example.com", "Ana"), Ok(()));
+        assert_eq!(
+            check_password("Tr0ub4dor&3-x", "ana@example.com", "Ana"),
+            Ok(())
+        );
+        assert_eq!(
+            check_password("correct horse battery staple", "ana@example.com", "Ana"),
+            Ok(())
+        );
     }
 
     #[test]
     fn refuses_each_problem() {
-        assert_eq!(check_password("Sh0rt!", "a@b.c", "A"), Err(PasswordProblem::TooShort));
-        assert_eq!(check_password(&"Aa1!".repeat(70), "a@b.c", "A"), Err(PasswordProblem::TooLong));
-        assert_eq!(check_password("alllowercase", "a@b.c", "A"), Err(PasswordProblem::TooFewKinds));
-        assert_eq!(check_password("Password123!", "a@b.c", "A"), Err(PasswordProblem::Common));
+        assert_eq!(
+            check_password("Sh0rt!", "a@b.c", "A"),
+            Err(PasswordProblem::TooShort)
+        );
+        assert_eq!(
+            check_password(&"Aa1!".repeat(70), "a@b.c", "A"),
+            Err(PasswordProblem::TooLong)
+        );
+        assert_eq!(
+            check_password("alllowercase", "a@b.c", "A"),
+            Err(PasswordProblem::TooFewKinds)
+        );
+        assert_eq!(
+            check_password("Password123!", "a@b.c", "A"),
+            Err(PasswordProblem::Common)
+        );
         assert_eq!(
             check_password("Xx-jsmith-2026", "jsmith@corp.io", "J"),
             Err(PasswordProblem::ContainsIdentity)

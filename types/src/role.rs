@@ -77,7 +77,11 @@ pub struct UnknownRole(pub String);
 
 impl fmt::Display for UnknownRole {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "unknown role '{}' (expected owner, admin or auditor)", self.0)
+        write!(
+            f,
+            "unknown role '{}' (expected owner, admin or auditor)",
+            self.0
+        )
     }
 }
 

@@ -34,7 +34,12 @@ pub fn format_utc(ms: Millis) -> String {
     let secs = ms.div_euclid(1000);
     let (y, mo, d) = civil_from_days(secs.div_euclid(86_400));
     let rem = secs.rem_euclid(86_400);
-    format!("{y:04}-{mo:02}-{d:02} {:02}:{:02}:{:02} UTC", rem / 3600, rem % 3600 / 60, rem % 60)
+    format!(
+        "{y:04}-{mo:02}-{d:02} {:02}:{:02}:{:02} UTC",
+        rem / 3600,
+        rem % 3600 / 60,
+        rem % 60
+    )
 }
 
 /// Parses `YYYY-MM-DD` (as an HTML date input sends it) to the first millisecond
@@ -71,7 +76,10 @@ mod tests {
         assert_eq!(format_utc(0), "1970-01-01 00:00:00 UTC");
         assert_eq!(format_utc(1_795_642_286_000), "2026-11-25 21:31:26 UTC");
         assert_eq!(parse_date_utc("2026-11-25"), Some(1_795_564_800_000));
-        assert_eq!(parse_date_utc("2024-02-29").map(format_utc).as_deref(), Some("2024-02-29 00:00:00 UTC"));
+        assert_eq!(
+            parse_date_utc("2024-02-29").map(format_utc).as_deref(),
+            Some("2024-02-29 00:00:00 UTC")
+        );
         assert_eq!(parse_date_utc("2026-02-30"), None);
         assert_eq!(parse_date_utc("yesterday"), None);
         assert_eq!(format_duration(42), "42s");

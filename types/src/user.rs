@@ -36,7 +36,12 @@ pub struct NewUser {
 pub fn normalize_email(raw: &str) -> Result<String, &'static str> {
     let email = raw.trim().to_lowercase();
     let (local, domain) = email.split_once('@').ok_or("Email must contain '@'.")?;
-    if local.is_empty() || domain.is_empty() || !domain.contains('.') || domain.starts_with('.') || domain.ends_with('.') {
+    if local.is_empty()
+        || domain.is_empty()
+        || !domain.contains('.')
+        || domain.starts_with('.')
+        || domain.ends_with('.')
+    {
         return Err("Email must look like name@example.com.");
     }
     if email.len() > 254 || email.chars().any(|c| c.is_whitespace() || c.is_control()) {
@@ -51,7 +56,10 @@ mod tests {
 
     #[test]
     fn emails() {
-        assert_eq!(normalize_email(" Ana@Example.COM "), Ok("ana@example.com".into()));
+        assert_eq!(
+            normalize_email(" Ana@Example.COM "),
+            Ok("ana@example.com".into())
+        );
         assert!(normalize_email("ana").is_err());
         assert!(normalize_email("ana@localhost").is_err());
         assert!(normalize_email("a na@x.io").is_err());

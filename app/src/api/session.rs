@@ -48,7 +48,11 @@ pub async fn change_own_password(
     new_password_confirm: String,
 ) -> Result<(), AppError> {
     crate::server::respond(
-        crate::server::auth::change_own_password(current_password, new_password, new_password_confirm)
-            .await,
+        crate::server::auth::change_own_password(
+            current_password,
+            new_password,
+            new_password_confirm,
+        )
+        .await,
     )
 }

@@ -18,7 +18,11 @@ pub struct Settings {
 
 impl Default for Settings {
     fn default() -> Self {
-        Settings { instance_name: "MagFlock".into(), session_idle_minutes: 30, session_max_hours: 12 }
+        Settings {
+            instance_name: "MagFlock".into(),
+            session_idle_minutes: 30,
+            session_max_hours: 12,
+        }
     }
 }
 
@@ -29,7 +33,10 @@ impl Settings {
     pub fn validate(&self) -> Result<(), AppError> {
         let name = self.instance_name.trim();
         if name.is_empty() || name.chars().count() > 64 {
-            return Err(AppError::invalid("instance_name", "Instance name must be 1 to 64 characters."));
+            return Err(AppError::invalid(
+                "instance_name",
+                "Instance name must be 1 to 64 characters.",
+            ));
         }
         let (lo, hi) = IDLE_MINUTES_RANGE;
         if !(lo..=hi).contains(&self.session_idle_minutes) {
@@ -66,8 +73,14 @@ impl Settings {
                     settings.instance_name = value.clone();
                     true
                 }
-                "session_idle_minutes" => value.parse().map(|v| settings.session_idle_minutes = v).is_ok(),
-                "session_max_hours" => value.parse().map(|v| settings.session_max_hours = v).is_ok(),
+                "session_idle_minutes" => value
+                    .parse()
+                    .map(|v| settings.session_idle_minutes = v)
+                    .is_ok(),
+                "session_max_hours" => value
+                    .parse()
+                    .map(|v| settings.session_max_hours = v)
+                    .is_ok(),
                 _ => true,
             };
             if !ok {
@@ -84,7 +97,10 @@ impl Settings {
     pub fn to_pairs(&self) -> Vec<(&'static str, String)> {
         vec![
             ("instance_name", self.instance_name.trim().to_string()),
-            ("session_idle_minutes", self.session_idle_minutes.to_string()),
+            (
+                "session_idle_minutes",
+                self.session_idle_minutes.to_string(),
+            ),
             ("session_max_hours", self.session_max_hours.to_string()),
         ]
     }
@@ -102,8 +118,12 @@ pub async fn update_settings(
     session_max_hours: u32,
 ) -> Result<Settings, AppError> {
     crate::server::respond(
-        crate::server::settings::update(Settings { instance_name, session_idle_minutes, session_max_hours })
-            .await,
+        crate::server::settings::update(Settings {
+            instance_name,
+            session_idle_minutes,
+            session_max_hours,
+        })
+        .await,
     )
 }
 
@@ -116,17 +136,38 @@ mod tests {
         let mut s = Settings::default();
         assert!(s.validate().is_ok());
         s.session_idle_minutes = 2;
-        assert_eq!(s.validate().unwrap_err().field(), Some("session_idle_minutes"));
-        s = Settings { instance_name: " ".into(), ..Settings::default() };
+        assert_eq!(
+            s.validate().unwrap_err().field(),
+            Some("session_idle_minutes")
+        );
+        s = Settings {
+            instance_name: " ".into(),
+            ..Settings::default()
+        };
         assert_eq!(s.validate().unwrap_err().field(), Some("instance_name"));
-        s = Settings { session_max_hours: 1, session_idle_minutes: 90, ..Settings::default() };
-        assert_eq!(s.validate().unwrap_err().field(), Some("session_idle_minutes"));
+        s = Settings {
+            session_max_hours: 1,
+            session_idle_minutes: 90,
+            ..Settings::default()
+        };
+        assert_eq!(
+            s.validate().unwrap_err().field(),
+            Some("session_idle_minutes")
+        );
     }
 
     #[test]
     fn stored_pairs_round_trip_and_bad_values_fall_back() {
-        let s = Settings { instance_name: "Acme".into(), session_idle_minutes: 45, session_max_hours: 8 };
-        let pairs: Vec<_> = s.to_pairs().into_iter().map(|(k, v)| (k.to_string(), v)).collect();
+        let s = Settings {
+            instance_name: "Acme".into(),
+            session_idle_minutes: 45,
+            session_max_hours: 8,
+        };
+        let pairs: Vec<_> = s
+            .to_pairs()
+            .into_iter()
+            .map(|(k, v)| (k.to_string(), v))
+            .collect();
         assert_eq!(Settings::from_pairs(&pairs), (s, vec![]));
         let (fallback, bad) = Settings::from_pairs(&[("session_max_hours".into(), "lots".into())]);
         assert_eq!(fallback.session_max_hours, 12);

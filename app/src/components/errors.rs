@@ -5,21 +5,11 @@
 use crate::AppError;
 use leptos::prelude::*;
 
-/// Sets the response status while rendering on the server; nothing in the browser.
-pub fn set_status(_status: u16) {
-    #[cfg(feature = "ssr")]
-    if let (Some(options), Ok(code)) = (
-        use_context::<leptos_axum::ResponseOptions>(),
-        http::StatusCode::from_u16(_status),
-    ) {
-        options.set_status(code);
-    }
-}
-
 /// A page-sized explanation of `error`, with a way forward.
 #[component]
 pub fn ErrorPage(error: AppError) -> impl IntoView {
-    set_status(error.status());
+    #[cfg(feature = "ssr")]
+    error.apply_to_response();
     let (code, title, body, link, link_text): (&str, &str, String, &str, &str) = match &error {
         AppError::Unauthenticated => (
             "401",

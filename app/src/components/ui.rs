@@ -11,7 +11,10 @@ pub const DANGER_BUTTON: &str = "inline-flex items-center justify-center rounded
 
 /// A page title with an optional one-line description.
 #[component]
-pub fn PageHeader(#[prop(into)] title: String, #[prop(into, optional)] description: String) -> impl IntoView {
+pub fn PageHeader(
+    #[prop(into)] title: String,
+    #[prop(into, optional)] description: String,
+) -> impl IntoView {
     view! {
         <leptos_meta::Title text=title.clone()/>
         <header class="mb-6">
@@ -32,7 +35,11 @@ pub fn Card(children: Children, #[prop(into, optional)] title: String) -> impl I
 }
 
 #[component]
-pub fn Stat(#[prop(into)] label: String, #[prop(into)] value: String, #[prop(into, optional)] hint: String) -> impl IntoView {
+pub fn Stat(
+    #[prop(into)] label: String,
+    #[prop(into)] value: String,
+    #[prop(into, optional)] hint: String,
+) -> impl IntoView {
     view! {
         <div class="rounded-lg border border-slate-200 bg-white p-4 shadow-sm dark:border-slate-800 dark:bg-slate-900">
             <dt class="text-xs font-medium uppercase tracking-wide text-slate-500 dark:text-slate-400">{label}</dt>
@@ -62,7 +69,11 @@ pub fn Field(
     #[prop(optional)]
     on_input: Option<Callback<String>>,
 ) -> impl IntoView {
-    let id = if id.is_empty() { format!("field-{name}") } else { id };
+    let id = if id.is_empty() {
+        format!("field-{name}")
+    } else {
+        id
+    };
     let hint_id = format!("{id}-hint");
     let has_hint = !hint.is_empty();
     view! {
@@ -104,7 +115,9 @@ pub fn RoleBadge(role: Role) -> impl IntoView {
 #[component]
 pub fn OutcomeBadge(outcome: Outcome) -> impl IntoView {
     let colour = match outcome {
-        Outcome::Success => "bg-emerald-100 text-emerald-800 dark:bg-emerald-900/60 dark:text-emerald-200",
+        Outcome::Success => {
+            "bg-emerald-100 text-emerald-800 dark:bg-emerald-900/60 dark:text-emerald-200"
+        }
         Outcome::Failure => "bg-amber-100 text-amber-800 dark:bg-amber-900/60 dark:text-amber-200",
         Outcome::Denied => "bg-red-100 text-red-800 dark:bg-red-900/60 dark:text-red-200",
     };

@@ -10,7 +10,9 @@ use leptos::prelude::*;
 pub fn AccountPage() -> impl IntoView {
     let change = ServerAction::<ChangeOwnPassword>::new();
     let error = action_error(change);
-    let invalid = move |field: &'static str| Signal::derive(move || error.get().is_some_and(|e| e.field() == Some(field)));
+    let invalid = move |field: &'static str| {
+        Signal::derive(move || error.get().is_some_and(|e| e.field() == Some(field)))
+    };
     let user = use_current_user();
     view! {
         <PageHeader title="Your account"/>

@@ -2,11 +2,11 @@
 //! action and date (UTC) through the URL (so a filtered view can be bookmarked),
 //! paged backwards, with chain verification on demand.
 
+use crate::AppError;
 use crate::api::audit::{VerifyAuditChain, audit_entries};
 use crate::app::encode_query_value;
 use crate::components::errors::{ErrorBanner, ErrorPage, action_error};
 use crate::components::ui::{Card, INPUT_CLASS, OutcomeBadge, PageHeader, SECONDARY_BUTTON};
-use crate::AppError;
 use leptos::prelude::*;
 use leptos_router::components::Form;
 use leptos_router::hooks::use_query_map;
@@ -24,7 +24,10 @@ pub fn AuditPage() -> impl IntoView {
         actor: param("actor"),
         action: param("action"),
         since: param("since").as_deref().and_then(parse_date_utc),
-        until: param("until").as_deref().and_then(parse_date_utc).map(|day| day + DAY_MS - 1),
+        until: param("until")
+            .as_deref()
+            .and_then(parse_date_utc)
+            .map(|day| day + DAY_MS - 1),
         before_seq: param("before").and_then(|b| b.parse().ok()),
         limit: PAGE_SIZE,
     });

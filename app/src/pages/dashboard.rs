@@ -10,7 +10,9 @@ use magflock_types::time::{format_duration, format_utc};
 #[component]
 pub fn DashboardPage() -> impl IntoView {
     let summary = Resource::new(|| (), |_| dashboard_summary());
-    let greeting = use_current_user().map(|u| format!("Signed in as {} ({}).", u.display_name, u.role.label())).unwrap_or_default();
+    let greeting = use_current_user()
+        .map(|u| format!("Signed in as {} ({}).", u.display_name, u.role.label()))
+        .unwrap_or_default();
     view! {
         <PageHeader title="Dashboard" description=greeting/>
         <Suspense fallback=|| view! { <p class="text-sm text-slate-500">"Loading…"</p> }>

@@ -1,19 +1,23 @@
 //! Sign-in. Sends the visitor to setup while no account exists, and onwards to
 //! the page they asked for (`?next=`, same site only) once signed in.
 
+use crate::AppError;
 use crate::api::session::{Login, SessionState};
 use crate::app::{SessionResource, safe_next};
 use crate::components::errors::{ErrorBanner, ErrorPage, action_error};
 use crate::components::theme::ThemeToggle;
 use crate::components::ui::{Field, PRIMARY_BUTTON};
-use crate::AppError;
 use leptos::prelude::*;
 use leptos_router::components::Redirect;
 use leptos_router::hooks::{use_navigate, use_query_map};
 
 /// The centred card used by sign-in and setup.
 #[component]
-pub fn AuthCard(#[prop(into)] title: String, #[prop(into)] subtitle: String, children: Children) -> impl IntoView {
+pub fn AuthCard(
+    #[prop(into)] title: String,
+    #[prop(into)] subtitle: String,
+    children: Children,
+) -> impl IntoView {
     view! {
         <leptos_meta::Title text=title.clone()/>
         <main class="flex min-h-screen items-center justify-center p-4">

@@ -17,7 +17,9 @@ pub fn SettingsPage() -> impl IntoView {
         }
     });
     let error = action_error(update);
-    let invalid = move |field: &'static str| Signal::derive(move || error.get().is_some_and(|e| e.field() == Some(field)));
+    let invalid = move |field: &'static str| {
+        Signal::derive(move || error.get().is_some_and(|e| e.field() == Some(field)))
+    };
     let can_edit = use_current_user().is_some_and(|u| u.role.can_manage());
     let read_only = Signal::derive(move || !can_edit);
     view! {

@@ -2,11 +2,11 @@
 //! exists; afterwards it sends visitors to sign-in.
 
 use super::login::AuthCard;
+use crate::AppError;
 use crate::api::session::SetupOwner;
 use crate::app::SessionResource;
 use crate::components::errors::{ErrorBanner, ErrorPage, action_error};
 use crate::components::ui::{Field, PRIMARY_BUTTON};
-use crate::AppError;
 use leptos::prelude::*;
 use leptos_router::components::Redirect;
 use leptos_router::hooks::use_navigate;
@@ -24,14 +24,19 @@ pub fn SetupPage() -> impl IntoView {
         }
     });
     let error = action_error(setup);
-    let invalid = move |field: &'static str| Signal::derive(move || error.get().is_some_and(|e| e.field() == Some(field)));
+    let invalid = move |field: &'static str| {
+        Signal::derive(move || error.get().is_some_and(|e| e.field() == Some(field)))
+    };
     let email = RwSignal::new(String::new());
     let name = RwSignal::new(String::new());
     let password = RwSignal::new(String::new());
     let strength = move || {
         let pw = password.get();
         if pw.is_empty() {
-            return ("Use 12 or more characters, mixing kinds, or a long passphrase.".to_string(), false);
+            return (
+                "Use 12 or more characters, mixing kinds, or a long passphrase.".to_string(),
+                false,
+            );
         }
         match check_password(&pw, &email.get(), &name.get()) {
             Ok(()) => ("Strong enough.".to_string(), true),

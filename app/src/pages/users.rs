@@ -3,11 +3,14 @@
 //! Controls for accounts the caller may not manage are not shown; the server
 //! refuses them anyway.
 
+use crate::AppError;
 use crate::api::users::{ChangeRole, CreateUser, ResetPassword, SetUserEnabled, list_users};
 use crate::app::use_current_user;
 use crate::components::errors::{ErrorBanner, ErrorPage, action_error};
-use crate::components::ui::{Card, DANGER_BUTTON, Field, INPUT_CLASS, PRIMARY_BUTTON, PageHeader, RoleBadge, SECONDARY_BUTTON};
-use crate::AppError;
+use crate::components::ui::{
+    Card, DANGER_BUTTON, Field, INPUT_CLASS, PRIMARY_BUTTON, PageHeader, RoleBadge,
+    SECONDARY_BUTTON,
+};
 use leptos::prelude::*;
 use magflock_types::time::format_utc;
 use magflock_types::{Role, User};
@@ -19,13 +22,28 @@ pub fn UsersPage() -> impl IntoView {
     let toggle = ServerAction::<SetUserEnabled>::new();
     let reset = ServerAction::<ResetPassword>::new();
     let users = Resource::new(
-        move || (create.version().get(), change.version().get(), toggle.version().get()),
+        move || {
+            (
+                create.version().get(),
+                change.version().get(),
+                toggle.version().get(),
+            )
+        },
         |_| list_users(),
     );
-    let errors = [action_error(create), action_error(change), action_error(toggle), action_error(reset)];
+    let errors = [
+        action_error(create),
+        action_error(change),
+        action_error(toggle),
+        action_error(reset),
+    ];
     let last_error = Signal::derive(move || errors.iter().find_map(|e| e.get()));
     let create_invalid = move |field: &'static str| {
-        Signal::derive(move || action_error(create).get().is_some_and(|e| e.field() == Some(field)))
+        Signal::derive(move || {
+            action_error(create)
+                .get()
+                .is_some_and(|e| e.field() == Some(field))
+        })
     };
     let me = use_current_user();
     let my_role = me.as_ref().map(|u| u.role).unwrap_or(Role::Auditor);

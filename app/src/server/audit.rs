@@ -6,13 +6,21 @@
 
 use super::guard::{ctx, require};
 use crate::AppError;
-use magflock_types::{ActorKind, AuditFilter, AuditPage, ChainReport, NewAuditEntry, Outcome, Role, User};
+use magflock_types::{
+    ActorKind, AuditFilter, AuditPage, ChainReport, NewAuditEntry, Outcome, Role, User,
+};
 
 /// Who is acting.
 pub enum Actor {
-    User { user: User, ip: Option<String> },
+    User {
+        user: User,
+        ip: Option<String>,
+    },
     /// Not signed in; `claimed` is what they typed (e.g. the email of a failed sign-in).
-    Anonymous { claimed: String, ip: Option<String> },
+    Anonymous {
+        claimed: String,
+        ip: Option<String>,
+    },
     System,
 }
 
@@ -24,8 +32,15 @@ pub async fn record(
     detail: serde_json::Value,
 ) -> Result<(), AppError> {
     let (actor_kind, actor_id, actor_label, ip) = match actor {
-        Actor::User { user, ip } => (ActorKind::User, Some(user.id.clone()), user.email.clone(), ip.clone()),
-        Actor::Anonymous { claimed, ip } => (ActorKind::Anonymous, None, claimed.clone(), ip.clone()),
+        Actor::User { user, ip } => (
+            ActorKind::User,
+            Some(user.id.clone()),
+            user.email.clone(),
+            ip.clone(),
+        ),
+        Actor::Anonymous { claimed, ip } => {
+            (ActorKind::Anonymous, None, claimed.clone(), ip.clone())
+        }
         Actor::System => (ActorKind::System, None, "magflock".to_string(), None),
     };
     let entry = NewAuditEntry {
@@ -44,12 +59,23 @@ pub async fn record(
 
 pub async fn page(filter: AuditFilter) -> Result<AuditPage, AppError> {
     require(Role::Auditor).await?;
-    if let (Some(since), Some(until)) = (filter.since, filter.until) {
-        if since > until {
-            return Err(AppError::invalid("since", "The start of the time range is after its end."));
-        }
+    if filter
+        .since
+        .zip(filter.until)
+        .is_some_and(|(since, until)| since > until)
+    {
+        return Err(AppError::invalid(
+            "since",
+            "The start of the time range is after its end.",
+        ));
     }
-    Ok(ctx()?.store.audit_list(&AuditFilter { limit: filter.limit.clamp(1, 200), ..filter }).await?)
+    Ok(ctx()?
+        .store
+        .audit_list(&AuditFilter {
+            limit: filter.limit.clamp(1, 200),
+            ..filter
+        })
+        .await?)
 }
 
 pub async fn verify() -> Result<ChainReport, AppError> {

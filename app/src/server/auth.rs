@@ -19,18 +19,34 @@ use tower_sessions::Expiry;
 pub async fn current_session() -> Result<SessionState, AppError> {
     let ctx = ctx()?;
     let setup_needed = ctx.store.user_count().await? == 0;
-    let user = if setup_needed { None } else { current_user().await? };
-    Ok(SessionState { setup_needed, user, instance_name: ctx.settings().instance_name })
+    let user = if setup_needed {
+        None
+    } else {
+        current_user().await?
+    };
+    Ok(SessionState {
+        setup_needed,
+        user,
+        instance_name: ctx.settings().instance_name,
+    })
 }
 
 /// Checks the fields of a new account; names the field at fault.
-pub fn validate_new_account(email: &str, display_name: &str, password: &str) -> Result<(String, String), AppError> {
+pub fn validate_new_account(
+    email: &str,
+    display_name: &str,
+    password: &str,
+) -> Result<(String, String), AppError> {
     let email = normalize_email(email).map_err(|m| AppError::invalid("email", m))?;
     let display_name = display_name.trim().to_string();
     if display_name.is_empty() || display_name.chars().count() > 80 {
-        return Err(AppError::invalid("display_name", "Display name must be 1 to 80 characters."));
+        return Err(AppError::invalid(
+            "display_name",
+            "Display name must be 1 to 80 characters.",
+        ));
     }
-    check_password(password, &email, &display_name).map_err(|p| AppError::invalid("password", p.to_string()))?;
+    check_password(password, &email, &display_name)
+        .map_err(|p| AppError::invalid("password", p.to_string()))?;
     Ok((email, display_name))
 }
 
@@ -38,10 +54,18 @@ pub fn validate_new_account(email: &str, display_name: &str, password: &str) -> 
 async fn start_session(user: &User) -> Result<(), AppError> {
     let session = session().await?;
     session.cycle_id().await.map_err(AppError::internal)?;
-    session.insert(USER_ID, &user.id).await.map_err(AppError::internal)?;
-    session.insert(LOGIN_AT, now_millis()).await.map_err(AppError::internal)?;
+    session
+        .insert(USER_ID, &user.id)
+        .await
+        .map_err(AppError::internal)?;
+    session
+        .insert(LOGIN_AT, now_millis())
+        .await
+        .map_err(AppError::internal)?;
     let idle = ctx()?.settings().session_idle_minutes;
-    session.set_expiry(Some(Expiry::OnInactivity(time::Duration::minutes(i64::from(idle)))));
+    session.set_expiry(Some(Expiry::OnInactivity(time::Duration::minutes(
+        i64::from(idle),
+    ))));
     ctx()?.store.record_login(&user.id, now_millis()).await?;
     Ok(())
 }
@@ -58,15 +82,33 @@ pub async fn setup_owner(
     }
     let (email, display_name) = validate_new_account(&email, &display_name, &password)?;
     if password != password_confirm {
-        return Err(AppError::invalid("password_confirm", "The two passwords do not match."));
+        return Err(AppError::invalid(
+            "password_confirm",
+            "The two passwords do not match.",
+        ));
     }
     let password_hash = passwords::hash_blocking(password).await?;
     let owner = ctx
         .store
-        .create_first_owner(NewUser { email, display_name, role: Role::Owner, password_hash })
+        .create_first_owner(NewUser {
+            email,
+            display_name,
+            role: Role::Owner,
+            password_hash,
+        })
         .await?;
     let ip = client_ip().await;
-    record(&Actor::User { user: owner.clone(), ip }, "setup.owner_created", Some(&owner.email), Outcome::Success, json!({"role": "owner"})).await?;
+    record(
+        &Actor::User {
+            user: owner.clone(),
+            ip,
+        },
+        "setup.owner_created",
+        Some(&owner.email),
+        Outcome::Success,
+        json!({"role": "owner"}),
+    )
+    .await?;
     start_session(&owner).await?;
     Ok(owner)
 }
@@ -75,10 +117,20 @@ pub async fn login(email: String, password: String) -> Result<User, AppError> {
     let ctx = ctx()?;
     let ip = client_ip().await;
     let claimed = email.trim().to_lowercase();
-    let anonymous = Actor::Anonymous { claimed: claimed.clone(), ip: ip.clone() };
+    let anonymous = Actor::Anonymous {
+        claimed: claimed.clone(),
+        ip: ip.clone(),
+    };
     let keys = throttle::keys(&claimed, ip.as_deref());
     if let Err(retry_after_secs) = ctx.throttle.check(&keys, Instant::now()) {
-        record(&anonymous, "auth.login", Some(&claimed), Outcome::Denied, json!({"reason": "throttled", "retry_after_secs": retry_after_secs})).await?;
+        record(
+            &anonymous,
+            "auth.login",
+            Some(&claimed),
+            Outcome::Denied,
+            json!({"reason": "throttled", "retry_after_secs": retry_after_secs}),
+        )
+        .await?;
         return Err(AppError::Throttled { retry_after_secs });
     }
     let found = ctx.store.user_with_hash_by_email(&claimed).await?;
@@ -91,46 +143,113 @@ pub async fn login(email: String, password: String) -> Result<User, AppError> {
                 (false, _) => (None, "wrong password"),
             }
         }
-        None => (None, if passwords::verify_nothing(&password) { "ok" } else { "unknown email" }),
+        None => (
+            None,
+            if passwords::verify_nothing(&password) {
+                "ok"
+            } else {
+                "unknown email"
+            },
+        ),
     })
     .await
     .map_err(AppError::internal)?;
     let Some(user) = verified else {
         ctx.throttle.record_failure(&keys, Instant::now());
-        record(&anonymous, "auth.login", Some(&claimed), Outcome::Failure, json!({"reason": reason})).await?;
+        record(
+            &anonymous,
+            "auth.login",
+            Some(&claimed),
+            Outcome::Failure,
+            json!({"reason": reason}),
+        )
+        .await?;
         return Err(AppError::BadCredentials);
     };
     ctx.throttle.clear(&keys[0]);
     start_session(&user).await?;
-    record(&Actor::User { user: user.clone(), ip }, "auth.login", Some(&user.email), Outcome::Success, json!({})).await?;
+    record(
+        &Actor::User {
+            user: user.clone(),
+            ip,
+        },
+        "auth.login",
+        Some(&user.email),
+        Outcome::Success,
+        json!({}),
+    )
+    .await?;
     Ok(user)
 }
 
 pub async fn logout() -> Result<(), AppError> {
     if let Some(user) = current_user().await? {
-        record(&Actor::User { user: user.clone(), ip: client_ip().await }, "auth.logout", Some(&user.email), Outcome::Success, json!({})).await?;
+        record(
+            &Actor::User {
+                user: user.clone(),
+                ip: client_ip().await,
+            },
+            "auth.logout",
+            Some(&user.email),
+            Outcome::Success,
+            json!({}),
+        )
+        .await?;
     }
     session().await?.flush().await.map_err(AppError::internal)?;
     Ok(())
 }
 
-pub async fn change_own_password(current: String, new: String, confirm: String) -> Result<(), AppError> {
+pub async fn change_own_password(
+    current: String,
+    new: String,
+    confirm: String,
+) -> Result<(), AppError> {
     let caller = require(Role::Auditor).await?;
     let ctx = ctx()?;
-    let (_, hash) = ctx.store.user_with_hash_by_email(&caller.user.email).await?.ok_or(AppError::Unauthenticated)?;
-    let ok = tokio::task::spawn_blocking(move || passwords::verify(&current, &hash)).await.map_err(AppError::internal)?;
+    let (_, hash) = ctx
+        .store
+        .user_with_hash_by_email(&caller.user.email)
+        .await?
+        .ok_or(AppError::Unauthenticated)?;
+    let ok = tokio::task::spawn_blocking(move || passwords::verify(&current, &hash))
+        .await
+        .map_err(AppError::internal)?;
     if !ok {
-        record(&caller.actor(), "user.password_changed", Some(&caller.user.email), Outcome::Failure, json!({"reason": "wrong current password"})).await?;
-        return Err(AppError::invalid("current_password", "The current password is incorrect."));
+        record(
+            &caller.actor(),
+            "user.password_changed",
+            Some(&caller.user.email),
+            Outcome::Failure,
+            json!({"reason": "wrong current password"}),
+        )
+        .await?;
+        return Err(AppError::invalid(
+            "current_password",
+            "The current password is incorrect.",
+        ));
     }
-    check_password(&new, &caller.user.email, &caller.user.display_name).map_err(|p| AppError::invalid("new_password", p.to_string()))?;
+    check_password(&new, &caller.user.email, &caller.user.display_name)
+        .map_err(|p| AppError::invalid("new_password", p.to_string()))?;
     if new != confirm {
-        return Err(AppError::invalid("new_password_confirm", "The two passwords do not match."));
+        return Err(AppError::invalid(
+            "new_password_confirm",
+            "The two passwords do not match.",
+        ));
     }
     let new_hash = passwords::hash_blocking(new).await?;
     // Ends every session of this account, including this one; sign in afresh.
-    ctx.store.set_password_hash(&caller.user.id, &new_hash).await?;
+    ctx.store
+        .set_password_hash(&caller.user.id, &new_hash)
+        .await?;
     start_session(&caller.user).await?;
-    record(&caller.actor(), "user.password_changed", Some(&caller.user.email), Outcome::Success, json!({"other_sessions_ended": true})).await?;
+    record(
+        &caller.actor(),
+        "user.password_changed",
+        Some(&caller.user.email),
+        Outcome::Success,
+        json!({"other_sessions_ended": true}),
+    )
+    .await?;
     Ok(())
 }

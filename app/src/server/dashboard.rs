@@ -10,7 +10,13 @@ pub async fn summary() -> Result<InstanceSummary, AppError> {
     require(Role::Auditor).await?;
     let ctx = ctx()?;
     let users = ctx.store.list_users().await?;
-    let recent = ctx.store.audit_list(&AuditFilter { limit: 8, ..Default::default() }).await?;
+    let recent = ctx
+        .store
+        .audit_list(&AuditFilter {
+            limit: 8,
+            ..Default::default()
+        })
+        .await?;
     Ok(InstanceSummary {
         users_total: users.len() as i64,
         users_active: users.iter().filter(|u| u.is_active()).count() as i64,

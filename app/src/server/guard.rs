@@ -40,7 +40,10 @@ pub struct Caller {
 
 impl Caller {
     pub fn actor(&self) -> Actor {
-        Actor::User { user: self.user.clone(), ip: self.ip.clone() }
+        Actor::User {
+            user: self.user.clone(),
+            ip: self.ip.clone(),
+        }
     }
 }
 
@@ -49,25 +52,45 @@ pub fn ctx() -> Result<AppContext, AppError> {
 }
 
 pub async fn session() -> Result<Session, AppError> {
-    leptos_axum::extract::<Session>().await.map_err(AppError::internal)
+    leptos_axum::extract::<Session>()
+        .await
+        .map_err(AppError::internal)
 }
 
 pub async fn client_ip() -> Option<String> {
-    leptos_axum::extract::<axum::Extension<ClientIp>>().await.ok().and_then(|e| e.0.0)
+    leptos_axum::extract::<axum::Extension<ClientIp>>()
+        .await
+        .ok()
+        .and_then(|e| e.0.0)
 }
 
 /// The signed-in user, if the session is valid; clears sessions that are not.
 pub async fn current_user() -> Result<Option<User>, AppError> {
     let ctx = ctx()?;
     let session = session().await?;
-    let Some(user_id) = session.get::<String>(USER_ID).await.map_err(session_failed)? else {
+    let Some(user_id) = session
+        .get::<String>(USER_ID)
+        .await
+        .map_err(session_failed)?
+    else {
         return Ok(None);
     };
-    let login_at = session.get::<i64>(LOGIN_AT).await.map_err(session_failed)?.unwrap_or(0);
+    let login_at = session
+        .get::<i64>(LOGIN_AT)
+        .await
+        .map_err(session_failed)?
+        .unwrap_or(0);
     let max_age_ms = i64::from(ctx.settings().session_max_hours) * 3_600_000;
     if now_millis() - login_at > max_age_ms {
         let _ = session.flush().await;
-        audit::record(&Actor::System, "auth.session_expired", Some(&user_id), Outcome::Success, serde_json::json!({"reason": "absolute lifetime reached"})).await?;
+        audit::record(
+            &Actor::System,
+            "auth.session_expired",
+            Some(&user_id),
+            Outcome::Success,
+            serde_json::json!({"reason": "absolute lifetime reached"}),
+        )
+        .await?;
         return Ok(None);
     }
     match ctx.store.user_by_id(&user_id).await? {
@@ -83,7 +106,10 @@ pub async fn current_user() -> Result<Option<User>, AppError> {
 /// `Forbidden` (audited as `auth.permission_denied`).
 pub async fn require(min: Role) -> Result<Caller, AppError> {
     let user = current_user().await?.ok_or(AppError::Unauthenticated)?;
-    let caller = Caller { user, ip: client_ip().await };
+    let caller = Caller {
+        user,
+        ip: client_ip().await,
+    };
     if !caller.user.role.at_least(min) {
         let path = use_context::<http::request::Parts>().map(|p| p.uri.path().to_string());
         audit::record(
@@ -103,14 +129,7 @@ pub async fn require(min: Role) -> Result<Caller, AppError> {
 /// throttling) from the error. Every server function ends with this.
 pub fn respond<T>(result: Result<T, AppError>) -> Result<T, AppError> {
     if let Err(err) = &result {
-        if let Some(options) = use_context::<leptos_axum::ResponseOptions>() {
-            if let Ok(status) = http::StatusCode::from_u16(err.status()) {
-                options.set_status(status);
-            }
-            if let AppError::Throttled { retry_after_secs } = err {
-                options.insert_header(http::header::RETRY_AFTER, http::HeaderValue::from(*retry_after_secs));
-            }
-        }
+        err.apply_to_response();
     }
     result
 }

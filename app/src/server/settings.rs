@@ -23,16 +23,31 @@ pub async fn update(new: Settings) -> Result<Settings, AppError> {
     let mut changes = serde_json::Map::new();
     for ((key, before), (_, after)) in old.to_pairs().into_iter().zip(new.to_pairs()) {
         if before != after {
-            ctx.store.setting_set(key, &after, Some(&caller.user.email)).await?;
-            changes.insert(key.to_string(), serde_json::json!({"from": before, "to": after}));
+            ctx.store
+                .setting_set(key, &after, Some(&caller.user.email))
+                .await?;
+            changes.insert(
+                key.to_string(),
+                serde_json::json!({"from": before, "to": after}),
+            );
         }
     }
-    let saved = Settings { instance_name: new.instance_name.trim().to_string(), ..new };
+    let saved = Settings {
+        instance_name: new.instance_name.trim().to_string(),
+        ..new
+    };
     if let Ok(mut current) = ctx.settings.write() {
         *current = saved.clone();
     }
     if !changes.is_empty() {
-        record(&caller.actor(), "settings.updated", None, Outcome::Success, serde_json::Value::Object(changes)).await?;
+        record(
+            &caller.actor(),
+            "settings.updated",
+            None,
+            Outcome::Success,
+            serde_json::Value::Object(changes),
+        )
+        .await?;
     }
     Ok(saved)
 }

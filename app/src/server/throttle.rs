@@ -37,11 +37,20 @@ pub fn keys(email: &str, ip: Option<&str>) -> Vec<String> {
 
 impl LoginThrottle {
     pub fn new(per_account: usize, per_address: usize, window: Duration) -> Self {
-        LoginThrottle { failures: Mutex::new(HashMap::new()), per_account, per_address, window }
+        LoginThrottle {
+            failures: Mutex::new(HashMap::new()),
+            per_account,
+            per_address,
+            window,
+        }
     }
 
     fn limit_for(&self, key: &str) -> usize {
-        if key.starts_with("account:") { self.per_account } else { self.per_address }
+        if key.starts_with("account:") {
+            self.per_account
+        } else {
+            self.per_address
+        }
     }
 
     /// `Err(seconds to wait)` if any key is over its limit.
@@ -50,7 +59,10 @@ impl LoginThrottle {
         let mut wait = None::<Duration>;
         for key in keys {
             if let Some(times) = map.get_mut(key) {
-                while times.front().is_some_and(|t| now.duration_since(*t) >= self.window) {
+                while times
+                    .front()
+                    .is_some_and(|t| now.duration_since(*t) >= self.window)
+                {
                     times.pop_front();
                 }
                 if times.len() >= self.limit_for(key) {
@@ -69,7 +81,11 @@ impl LoginThrottle {
     pub fn record_failure(&self, keys: &[String], now: Instant) {
         let mut map = self.failures.lock().unwrap_or_else(|p| p.into_inner());
         if map.len() >= MAX_KEYS {
-            map.retain(|_, times| times.back().is_some_and(|t| now.duration_since(*t) < self.window));
+            map.retain(|_, times| {
+                times
+                    .back()
+                    .is_some_and(|t| now.duration_since(*t) < self.window)
+            });
         }
         for key in keys {
             if map.len() < MAX_KEYS || map.contains_key(key) {
@@ -79,7 +95,10 @@ impl LoginThrottle {
     }
 
     pub fn clear(&self, key: &str) {
-        self.failures.lock().unwrap_or_else(|p| p.into_inner()).remove(key);
+        self.failures
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .remove(key);
     }
 }
 

@@ -8,8 +8,8 @@
 use leptos::config::LeptosOptions;
 use magflock_app::server::passwords;
 use magflock_server::{Config, Running, start};
-use magflock_store::testing::{drop_pg_database, fresh_pg_database, pg_url_for};
 use magflock_store::Engine;
+use magflock_store::testing::{drop_pg_database, fresh_pg_database, pg_url_for};
 use magflock_types::{NewUser, Role, User};
 use reqwest::redirect::Policy;
 
@@ -43,7 +43,11 @@ impl TestServer {
         let (url, pg_database, dir) = match engine {
             Engine::Sqlite => {
                 let dir = tempfile::tempdir().unwrap();
-                (format!("sqlite://{}/magflock.db", dir.path().display()), None, Some(dir))
+                (
+                    format!("sqlite://{}/magflock.db", dir.path().display()),
+                    None,
+                    Some(dir),
+                )
             }
             Engine::Postgres => {
                 let name = fresh_pg_database().await;
@@ -53,7 +57,14 @@ impl TestServer {
         let config = config_for(&url);
         let running = start(config.clone()).await.expect("server starts");
         let base = format!("http://{}", running.addr);
-        TestServer { engine, base, config, running: Some(running), pg_database, _dir: dir }
+        TestServer {
+            engine,
+            base,
+            config,
+            running: Some(running),
+            pg_database,
+            _dir: dir,
+        }
     }
 
     pub fn running(&self) -> &Running {
@@ -99,23 +110,54 @@ impl TestServer {
     pub fn client(&self) -> reqwest::Client {
         let mut headers = reqwest::header::HeaderMap::new();
         headers.insert("origin", self.base.parse().unwrap());
-        reqwest::Client::builder().cookie_store(true).redirect(Policy::none()).default_headers(headers).build().unwrap()
+        reqwest::Client::builder()
+            .cookie_store(true)
+            .redirect(Policy::none())
+            .default_headers(headers)
+            .build()
+            .unwrap()
     }
 
-    pub async fn call(&self, client: &reqwest::Client, path: &str, form: &[(&str, String)]) -> reqwest::Response {
-        client.post(format!("{}{path}", self.base)).form(form).send().await.unwrap()
+    pub async fn call(
+        &self,
+        client: &reqwest::Client,
+        path: &str,
+        form: &[(&str, String)],
+    ) -> reqwest::Response {
+        client
+            .post(format!("{}{path}", self.base))
+            .form(form)
+            .send()
+            .await
+            .unwrap()
     }
 
     /// A client signed in as `email`.
     pub async fn signed_in(&self, email: &str) -> reqwest::Client {
         let client = self.client();
-        let res = self.call(&client, "/api/login", &[("email", email.into()), ("password", PASSWORD.into())]).await;
-        assert_eq!(res.status(), 200, "sign-in as {email}: {}", res.text().await.unwrap_or_default());
+        let res = self
+            .call(
+                &client,
+                "/api/login",
+                &[("email", email.into()), ("password", PASSWORD.into())],
+            )
+            .await;
+        assert_eq!(
+            res.status(),
+            200,
+            "sign-in as {email}: {}",
+            res.text().await.unwrap_or_default()
+        );
         client
     }
 
     pub async fn get(&self, client: &reqwest::Client, path: &str) -> reqwest::Response {
-        client.get(format!("{}{path}", self.base)).header("accept", "text/html").send().await.unwrap()
+        client
+            .get(format!("{}{path}", self.base))
+            .header("accept", "text/html")
+            .send()
+            .await
+            .unwrap()
     }
 }
 
