@@ -40,14 +40,6 @@ pub fn shell(options: LeptosOptions) -> impl IntoView {
 #[derive(Clone, Copy)]
 pub struct SessionResource(pub Resource<Result<SessionState, AppError>>);
 
-/// The signed-in user, provided to every console page.
-#[derive(Clone)]
-pub struct CurrentUser(pub User);
-
-pub fn use_current_user() -> Option<User> {
-    use_context::<CurrentUser>().map(|c| c.0)
-}
-
 #[component]
 pub fn App() -> impl IntoView {
     provide_meta_context();
@@ -95,29 +87,45 @@ pub fn encode_query_value(text: &str) -> String {
         .collect()
 }
 
+/// The signed-in user, once the session is known (`None` when signed out).
+pub async fn signed_in_user() -> Option<User> {
+    expect_context::<SessionResource>()
+        .0
+        .await
+        .ok()
+        .and_then(|state| state.user)
+}
+
 /// Every console page goes through here: setup first, then sign-in, then the page.
+///
+/// The page itself (the `Outlet`) is rendered once, outside any closure that
+/// depends on the session: a page owns resources, and rendering it again when the
+/// session resolves would start them twice on the server and break hydration.
+/// A visitor who must go elsewhere is redirected by the gate above it.
 #[component]
 fn ConsoleLayout() -> impl IntoView {
     let session = expect_context::<SessionResource>().0;
     let location = use_location();
-    view! {
-        <Suspense fallback=|| view! { <div class="p-8 text-sm text-slate-500">"Loading…"</div> }>
-            {move || Suspend::new(async move {
-                match session.await {
-                    Err(error) => view! { <ErrorPage error/> }.into_any(),
-                    Ok(info) if info.setup_needed => view! { <Redirect path="/setup"/> }.into_any(),
-                    Ok(SessionState { user: None, .. }) => {
-                        let here = location.pathname.get_untracked();
-                        let path = if here == "/" { "/login".to_string() } else { format!("/login?next={}", encode_query_value(&here)) };
-                        view! { <Redirect path/> }.into_any()
-                    }
-                    Ok(SessionState { user: Some(user), instance_name, .. }) => {
-                        provide_context(CurrentUser(user.clone()));
-                        view! { <Chrome user instance_name><Outlet/></Chrome> }.into_any()
-                    }
+    let gate = move || {
+        Suspend::new(async move {
+            let elsewhere = match session.await {
+                Ok(state) if state.setup_needed => Some("/setup".to_string()),
+                Ok(SessionState { user: None, .. }) => {
+                    let here = location.pathname.get_untracked();
+                    Some(if here == "/" {
+                        "/login".to_string()
+                    } else {
+                        format!("/login?next={}", encode_query_value(&here))
+                    })
                 }
-            })}
-        </Suspense>
+                _ => None,
+            };
+            elsewhere.map(|path| view! { <Redirect path/> })
+        })
+    };
+    view! {
+        <Suspense fallback=|| ()>{gate}</Suspense>
+        <Chrome><Outlet/></Chrome>
     }
 }
 

@@ -19,8 +19,15 @@ test.afterAll(async () => {
   await server?.dispose();
 });
 
+/** Opens a page and waits until the browser app has taken over from the server HTML. */
+async function open(page: Page, path: string) {
+  const response = await page.goto(`${server.url}${path}`);
+  await page.locator('body[data-hydrated="true"]').waitFor();
+  return response;
+}
+
 async function signIn(page: Page, who: { email: string; password: string }) {
-  await page.goto(`${server.url}/login`);
+  await open(page, '/login');
   await page.getByLabel('Email').fill(who.email);
   await page.getByLabel('Password').fill(who.password);
   await page.getByRole('button', { name: 'Sign in' }).click();
@@ -32,7 +39,7 @@ async function signOut(page: Page) {
 }
 
 test('first-run setup, then every page leads nowhere else', async ({ page }) => {
-  await page.goto(`${server.url}/audit`);
+  await open(page, '/audit');
   await expect(page).toHaveURL(/\/setup$/);
   await expect(page.getByRole('heading', { name: 'Welcome to MagFlock' })).toBeVisible();
 
@@ -51,7 +58,7 @@ test('first-run setup, then every page leads nowhere else', async ({ page }) => 
   await signOut(page);
 
   // Setup is closed now.
-  await page.goto(`${server.url}/setup`);
+  await open(page, '/setup');
   await expect(page).toHaveURL(/\/login$/);
 });
 
@@ -97,11 +104,11 @@ test('the auditor cannot open Users, and sees the audit trail verify', async ({ 
   await expect(page.getByRole('heading', { name: 'Dashboard' })).toBeVisible();
   await expect(page.getByRole('navigation', { name: 'Main' }).getByRole('link', { name: 'Users' })).toHaveCount(0);
 
-  const response = await page.goto(`${server.url}/users`);
+  const response = await open(page, '/users');
   expect(response?.status()).toBe(403);
   await expect(page.getByRole('heading', { name: "You don't have access to this page" })).toBeVisible();
 
-  await page.goto(`${server.url}/audit`);
+  await open(page, '/audit');
   const actions = page.getByTestId('audit-row');
   for (const action of ['setup.owner_created', 'auth.login', 'user.created', 'auth.logout', 'auth.permission_denied']) {
     await expect(page.locator(`[data-testid="audit-row"][data-action="${action}"]`).first()).toBeVisible();
@@ -112,6 +119,7 @@ test('the auditor cannot open Users, and sees the audit trail verify', async ({ 
   await page.getByLabel('Action').fill('user.');
   await page.getByRole('button', { name: 'Filter' }).click();
   await expect(page).toHaveURL(/action=user\./);
+  await page.locator('body[data-hydrated="true"]').waitFor();
   await expect(page.getByTestId('audit-total')).toHaveText('1 matching entry');
 
   await page.getByTestId('verify-chain').click();
@@ -123,7 +131,7 @@ test('a session survives a server restart, then signs out', async ({ page }) => 
   await signIn(page, AUDITOR);
   await expect(page.getByRole('heading', { name: 'Dashboard' })).toBeVisible();
   await server.restart();
-  await page.goto(`${server.url}/settings`);
+  await open(page, '/settings');
   await expect(page.getByRole('heading', { name: 'Settings' })).toBeVisible();
   await expect(page.getByText('Your role can view these settings but not change them.')).toBeVisible();
   await signOut(page);

@@ -7,7 +7,7 @@ use crate::api::session::Logout;
 use crate::app::SessionResource;
 use leptos::prelude::*;
 use leptos_router::hooks::use_location;
-use magflock_types::{Role, User};
+use magflock_types::Role;
 
 /// (path, label, least role that may open it).
 const NAV: &[(&str, &str, Role)] = &[
@@ -22,7 +22,7 @@ const NAV: &[(&str, &str, Role)] = &[
 ];
 
 #[component]
-pub fn Chrome(user: User, instance_name: String, children: Children) -> impl IntoView {
+pub fn Chrome(children: Children) -> impl IntoView {
     let location = use_location();
     let session = expect_context::<SessionResource>().0;
     let logout = ServerAction::<Logout>::new();
@@ -31,43 +31,69 @@ pub fn Chrome(user: User, instance_name: String, children: Children) -> impl Int
             session.refetch();
         }
     });
-    let links = NAV
-        .iter()
-        .filter(|(_, _, min)| user.role.at_least(*min))
-        .map(|(href, label, _)| {
-            let href = *href;
-            let active = move || {
-                let path = location.pathname.get();
-                if href == "/" { path == "/" } else { path.starts_with(href) }
+    let signed_in = move || async move {
+        session
+            .await
+            .ok()
+            .and_then(|s| s.user.map(|u| (u, s.instance_name)))
+    };
+    let sidebar = move || {
+        Suspend::new(async move {
+            let Some((user, instance_name)) = signed_in().await else {
+                return view! { <span class="px-4 py-4 text-sm font-semibold text-white">"MagFlock"</span> }.into_any();
             };
+            let links = NAV
+                .iter()
+                .filter(|(_, _, min)| user.role.at_least(*min))
+                .map(|(href, label, _)| {
+                    let href = *href;
+                    let active = move || {
+                        let path = location.pathname.get();
+                        if href == "/" { path == "/" } else { path.starts_with(href) }
+                    };
+                    view! {
+                        <a
+                            href=href
+                            aria-current=move || active().then_some("page")
+                            class="block whitespace-nowrap rounded-md px-3 py-2 text-sm font-medium text-slate-300 hover:bg-slate-800 hover:text-white focus-visible:outline focus-visible:outline-2 focus-visible:outline-indigo-400 aria-[current=page]:bg-slate-800 aria-[current=page]:text-white"
+                        >
+                            {*label}
+                        </a>
+                    }
+                })
+                .collect_view();
             view! {
-                <a
-                    href=href
-                    aria-current=move || active().then_some("page")
-                    class="block whitespace-nowrap rounded-md px-3 py-2 text-sm font-medium text-slate-300 hover:bg-slate-800 hover:text-white focus-visible:outline focus-visible:outline-2 focus-visible:outline-indigo-400 aria-[current=page]:bg-slate-800 aria-[current=page]:text-white"
-                >
-                    {*label}
-                </a>
-            }
-        })
-        .collect_view();
-    view! {
-        <div class="min-h-screen md:flex">
-            <a href="#main" class="sr-only focus:not-sr-only focus:absolute focus:left-2 focus:top-2 focus:z-50 focus:rounded focus:bg-white focus:px-3 focus:py-2 focus:text-slate-900">"Skip to content"</a>
-            <aside class="bg-slate-900 md:flex md:w-60 md:flex-col">
                 <div class="flex items-center gap-2 px-4 py-4">
                     <span class="inline-flex h-8 w-8 items-center justify-center rounded-md bg-indigo-500 text-sm font-bold text-white" aria-hidden="true">"M"</span>
                     <span class="truncate text-sm font-semibold text-white" data-testid="instance-name">{instance_name}</span>
                 </div>
                 <nav aria-label="Main" class="flex gap-1 overflow-x-auto px-2 pb-3 md:flex-col md:overflow-visible">{links}</nav>
+            }
+            .into_any()
+        })
+    };
+    let account = move || {
+        Suspend::new(async move {
+            signed_in().await.map(|(user, _)| {
+                view! {
+                    <a href="/account" class="flex items-center gap-2 rounded-md px-2 py-1 text-sm hover:bg-slate-100 focus-visible:outline focus-visible:outline-2 focus-visible:outline-indigo-500 dark:hover:bg-slate-800" data-testid="current-user">
+                        <span class="font-medium">{user.display_name}</span>
+                        <RoleBadge role=user.role/>
+                    </a>
+                }
+            })
+        })
+    };
+    view! {
+        <div class="min-h-screen md:flex">
+            <a href="#main" class="sr-only focus:not-sr-only focus:absolute focus:left-2 focus:top-2 focus:z-50 focus:rounded focus:bg-white focus:px-3 focus:py-2 focus:text-slate-900">"Skip to content"</a>
+            <aside class="bg-slate-900 md:flex md:w-60 md:flex-col">
+                <Suspense fallback=|| ()>{sidebar}</Suspense>
             </aside>
             <div class="flex min-w-0 flex-1 flex-col">
                 <header class="flex items-center justify-end gap-3 border-b border-slate-200 bg-white px-4 py-3 dark:border-slate-800 dark:bg-slate-900">
                     <ThemeToggle/>
-                    <a href="/account" class="flex items-center gap-2 rounded-md px-2 py-1 text-sm hover:bg-slate-100 focus-visible:outline focus-visible:outline-2 focus-visible:outline-indigo-500 dark:hover:bg-slate-800" data-testid="current-user">
-                        <span class="font-medium">{user.display_name.clone()}</span>
-                        <RoleBadge role=user.role/>
-                    </a>
+                    <Suspense fallback=|| ()>{account}</Suspense>
                     <ActionForm action=logout>
                         <button type="submit" class="rounded-md px-2.5 py-1.5 text-sm text-slate-600 hover:bg-slate-100 focus-visible:outline focus-visible:outline-2 focus-visible:outline-indigo-500 dark:text-slate-300 dark:hover:bg-slate-800">"Sign out"</button>
                     </ActionForm>

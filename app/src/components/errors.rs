@@ -8,8 +8,12 @@ use leptos::prelude::*;
 /// A page-sized explanation of `error`, with a way forward.
 #[component]
 pub fn ErrorPage(error: AppError) -> impl IntoView {
+    // A signed-out visitor is being redirected to sign-in by the layout; that
+    // redirect's status must win over this page's.
     #[cfg(feature = "ssr")]
-    error.apply_to_response();
+    if error != AppError::Unauthenticated {
+        error.apply_to_response();
+    }
     let (code, title, body, link, link_text): (&str, &str, String, &str, &str) = match &error {
         AppError::Unauthenticated => (
             "401",

@@ -1,7 +1,7 @@
 //! The signed-in user's own account: who they are, and changing their password.
 
 use crate::api::session::ChangeOwnPassword;
-use crate::app::use_current_user;
+use crate::app::signed_in_user;
 use crate::components::errors::{ErrorBanner, action_error};
 use crate::components::ui::{Card, Field, PRIMARY_BUTTON, PageHeader, RoleBadge};
 use leptos::prelude::*;
@@ -13,18 +13,19 @@ pub fn AccountPage() -> impl IntoView {
     let invalid = move |field: &'static str| {
         Signal::derive(move || error.get().is_some_and(|e| e.field() == Some(field)))
     };
-    let user = use_current_user();
     view! {
         <PageHeader title="Your account"/>
         <div class="grid gap-6 lg:grid-cols-2">
             <Card title="Profile">
-                {user.map(|u| view! {
+                <Suspense fallback=|| ()>
+                {move || Suspend::new(async move { signed_in_user().await.map(|u| view! {
                     <dl class="space-y-2 text-sm">
                         <div><dt class="text-slate-500">"Name"</dt><dd>{u.display_name}</dd></div>
                         <div><dt class="text-slate-500">"Email"</dt><dd>{u.email}</dd></div>
                         <div><dt class="text-slate-500">"Role"</dt><dd><RoleBadge role=u.role/></dd></div>
                     </dl>
-                })}
+                })})}
+                </Suspense>
             </Card>
             <Card title="Change password">
                 <ActionForm action=change>

@@ -8,7 +8,6 @@ use crate::app::encode_query_value;
 use crate::components::errors::{ErrorBanner, ErrorPage, action_error};
 use crate::components::ui::{Card, INPUT_CLASS, OutcomeBadge, PageHeader, SECONDARY_BUTTON};
 use leptos::prelude::*;
-use leptos_router::components::Form;
 use leptos_router::hooks::use_query_map;
 use magflock_types::time::{format_utc, parse_date_utc};
 use magflock_types::{AuditFilter, ChainReport};
@@ -20,7 +19,7 @@ const DAY_MS: i64 = 86_400_000;
 pub fn AuditPage() -> impl IntoView {
     let query = use_query_map();
     let param = move |key: &str| query.read().get(key).filter(|v| !v.trim().is_empty());
-    let filter = Memo::new(move |_| AuditFilter {
+    let filter = move || AuditFilter {
         actor: param("actor"),
         action: param("action"),
         since: param("since").as_deref().and_then(parse_date_utc),
@@ -30,8 +29,8 @@ pub fn AuditPage() -> impl IntoView {
             .map(|day| day + DAY_MS - 1),
         before_seq: param("before").and_then(|b| b.parse().ok()),
         limit: PAGE_SIZE,
-    });
-    let page = Resource::new(move || filter.get(), audit_entries);
+    };
+    let page = Resource::new(filter, audit_entries);
     let verify = ServerAction::<VerifyAuditChain>::new();
     let verify_error = action_error(verify);
     // The current filters as a query string, without the page cursor.
@@ -42,7 +41,8 @@ pub fn AuditPage() -> impl IntoView {
             .collect::<Vec<_>>()
             .join("&")
     };
-    let value = move |key: &'static str| param(key).unwrap_or_default();
+    // Initial form values (the form reloads the page, so nothing to track).
+    let value = move |key: &'static str| query.read_untracked().get(key).unwrap_or_default();
     view! {
         <PageHeader title="Audit Log" description="Every sign-in, user, role and settings change, in a hash-chained log that cannot be edited."/>
         <div class="space-y-6">
@@ -62,7 +62,9 @@ pub fn AuditPage() -> impl IntoView {
                 </div>
             </Card>
             <Card>
-                <Form method="GET" action="">
+                // A plain GET form and plain links: filtering and paging load the page
+                // afresh from the server, so a filtered view is one bookmarkable URL.
+                <form method="get" action="/audit">
                     <div class="grid gap-3 sm:grid-cols-2 lg:grid-cols-5">
                         <FilterInput label="Actor" name="actor" value=value("actor") placeholder="email or extension"/>
                         <FilterInput label="Action" name="action" value=value("action") placeholder="e.g. auth. or user.created"/>
@@ -70,10 +72,10 @@ pub fn AuditPage() -> impl IntoView {
                         <FilterInput label="To (UTC)" name="until" kind="date" value=value("until")/>
                         <div class="flex items-end gap-2">
                             <button type="submit" class=SECONDARY_BUTTON>"Filter"</button>
-                            <a href="/audit" class="px-2 py-1.5 text-sm text-slate-600 hover:underline dark:text-slate-300">"Clear"</a>
+                            <a href="/audit" rel="external" class="px-2 py-1.5 text-sm text-slate-600 hover:underline dark:text-slate-300">"Clear"</a>
                         </div>
                     </div>
-                </Form>
+                </form>
             </Card>
             <Suspense fallback=|| view! { <p class="text-sm text-slate-500">"Loading…"</p> }>
                 {move || Suspend::new(async move {
@@ -111,8 +113,8 @@ pub fn AuditPage() -> impl IntoView {
                                         </table>
                                     </div>
                                     <nav aria-label="Pages" class="mt-4 flex gap-3 text-sm">
-                                        {newest.map(|href| view! { <a href=href class="font-medium text-indigo-600 hover:underline dark:text-indigo-400">"← Newest"</a> })}
-                                        {older.map(|href| view! { <a href=href class="font-medium text-indigo-600 hover:underline dark:text-indigo-400" data-testid="older-entries">"Older entries →"</a> })}
+                                        {newest.map(|href| view! { <a href=href rel="external" class="font-medium text-indigo-600 hover:underline dark:text-indigo-400">"← Newest"</a> })}
+                                        {older.map(|href| view! { <a href=href rel="external" class="font-medium text-indigo-600 hover:underline dark:text-indigo-400" data-testid="older-entries">"Older entries →"</a> })}
                                     </nav>
                                 </Card>
                             }.into_any()

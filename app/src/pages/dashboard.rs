@@ -1,7 +1,7 @@
 //! The Dashboard: the instance at a glance and the latest audited activity.
 
 use crate::api::dashboard::dashboard_summary;
-use crate::app::use_current_user;
+use crate::app::signed_in_user;
 use crate::components::errors::ErrorPage;
 use crate::components::ui::{Card, OutcomeBadge, PageHeader, SECONDARY_BUTTON, Stat};
 use leptos::prelude::*;
@@ -10,16 +10,15 @@ use magflock_types::time::{format_duration, format_utc};
 #[component]
 pub fn DashboardPage() -> impl IntoView {
     let summary = Resource::new(|| (), |_| dashboard_summary());
-    let greeting = use_current_user()
-        .map(|u| format!("Signed in as {} ({}).", u.display_name, u.role.label()))
-        .unwrap_or_default();
     view! {
-        <PageHeader title="Dashboard" description=greeting/>
+        <PageHeader title="Dashboard" description="The instance at a glance."/>
         <Suspense fallback=|| view! { <p class="text-sm text-slate-500">"Loading…"</p> }>
             {move || Suspend::new(async move {
+                let greeting = signed_in_user().await.map(|u| format!("Signed in as {} ({}).", u.display_name, u.role.label())).unwrap_or_default();
                 match summary.await {
                     Err(error) => view! { <ErrorPage error/> }.into_any(),
                     Ok(s) => view! {
+                        <p class="mb-4 text-sm text-slate-600 dark:text-slate-400" data-testid="greeting">{greeting}</p>
                         <dl class="grid grid-cols-1 gap-4 sm:grid-cols-2 lg:grid-cols-4">
                             <Stat label="Users" value=s.users_total.to_string() hint=format!("{} active", s.users_active)/>
                             <Stat label="Signed-in sessions" value=s.sessions_active.to_string()/>

@@ -39,43 +39,76 @@ pub fn AuthCard(
     }
 }
 
+/// Shows `children` (the sign-in or setup form) unless `redirect` says, from the
+/// session, that the visitor belongs elsewhere; shows the outage page while the
+/// database is down.
 #[component]
-pub fn LoginPage() -> impl IntoView {
+pub fn AuthGate(
+    redirect: Callback<SessionState, Option<String>>,
+    children: ChildrenFn,
+) -> impl IntoView {
     let session = expect_context::<SessionResource>().0;
-    let query = use_query_map();
-    let next = move || safe_next(query.read().get("next"));
-    let login = ServerAction::<Login>::new();
-    let navigate = use_navigate();
-    Effect::new(move |_| {
-        if let Some(Ok(_)) = login.value().get() {
-            session.refetch();
-            navigate(&next(), Default::default());
-        }
-    });
-    let error = action_error(login);
+    let children = StoredValue::new(children);
     view! {
         <Suspense fallback=|| ()>
             {move || Suspend::new(async move {
                 match session.await {
-                    Ok(info) if info.setup_needed => view! { <Redirect path="/setup"/> }.into_any(),
-                    Ok(SessionState { user: Some(_), .. }) => view! { <Redirect path=next()/> }.into_any(),
                     Err(AppError::Unavailable) => view! { <ErrorPage error=AppError::Unavailable/> }.into_any(),
-                    _ => view! {
-                        <AuthCard title="Sign in" subtitle="Sign in to the MagFlock admin console.">
-                            <ActionForm action=login>
-                                <div class="space-y-4">
-                                    <ErrorBanner error/>
-                                    <Field label="Email" name="email" kind="email" autocomplete="username" required=true/>
-                                    <Field label="Password" name="password" kind="password" autocomplete="current-password" required=true/>
-                                    <button type="submit" class=format!("{PRIMARY_BUTTON} w-full") disabled=move || login.pending().get()>
-                                        {move || if login.pending().get() { "Signing in…" } else { "Sign in" }}
-                                    </button>
-                                </div>
-                            </ActionForm>
-                        </AuthCard>
-                    }.into_any(),
+                    Ok(state) => match redirect.run(state) {
+                        Some(path) => view! { <Redirect path/> }.into_any(),
+                        None => children.with_value(|c| c()).into_any(),
+                    },
+                    Err(_) => children.with_value(|c| c()).into_any(),
                 }
             })}
         </Suspense>
+    }
+}
+
+/// Once `action` succeeds: refresh the session and go to `to()`.
+pub fn continue_after_success<I, T>(action: ServerAction<I>, to: impl Fn() -> String + 'static)
+where
+    I: leptos::server_fn::ServerFn<Output = T, Error = AppError> + Clone + Send + Sync + 'static,
+    T: Clone + Send + Sync + 'static,
+{
+    let session = expect_context::<SessionResource>().0;
+    let navigate = use_navigate();
+    Effect::new(move |_| {
+        if let Some(Ok(_)) = action.value().get() {
+            session.refetch();
+            navigate(&to(), Default::default());
+        }
+    });
+}
+
+#[component]
+pub fn LoginPage() -> impl IntoView {
+    let query = use_query_map();
+    let next = move || safe_next(query.read().get("next"));
+    let login = ServerAction::<Login>::new();
+    continue_after_success(login, next);
+    let error = action_error(login);
+    let redirect = Callback::new(move |state: SessionState| match state {
+        SessionState {
+            setup_needed: true, ..
+        } => Some("/setup".to_string()),
+        SessionState { user: Some(_), .. } => Some(next()),
+        _ => None,
+    });
+    view! {
+        <AuthGate redirect>
+            <AuthCard title="Sign in" subtitle="Sign in to the MagFlock admin console.">
+                <ActionForm action=login>
+                    <div class="space-y-4">
+                        <ErrorBanner error/>
+                        <Field label="Email" name="email" kind="email" autocomplete="username" required=true/>
+                        <Field label="Password" name="password" kind="password" autocomplete="current-password" required=true/>
+                        <button type="submit" class=format!("{PRIMARY_BUTTON} w-full") disabled=move || login.pending().get()>
+                            {move || if login.pending().get() { "Signing in…" } else { "Sign in" }}
+                        </button>
+                    </div>
+                </ActionForm>
+            </AuthCard>
+        </AuthGate>
     }
 }

@@ -1,7 +1,7 @@
 //! Instance settings. Everyone may read them; owners and admins may change them.
 
 use crate::api::settings::{UpdateSettings, get_settings};
-use crate::app::{SessionResource, use_current_user};
+use crate::app::{SessionResource, signed_in_user};
 use crate::components::errors::{ErrorBanner, ErrorPage, action_error};
 use crate::components::ui::{Card, Field, PRIMARY_BUTTON, PageHeader};
 use leptos::prelude::*;
@@ -20,12 +20,12 @@ pub fn SettingsPage() -> impl IntoView {
     let invalid = move |field: &'static str| {
         Signal::derive(move || error.get().is_some_and(|e| e.field() == Some(field)))
     };
-    let can_edit = use_current_user().is_some_and(|u| u.role.can_manage());
-    let read_only = Signal::derive(move || !can_edit);
     view! {
         <PageHeader title="Settings" description="Instance-wide settings. Every change is recorded in the audit log."/>
         <Suspense fallback=|| view! { <p class="text-sm text-slate-500">"Loading…"</p> }>
             {move || Suspend::new(async move {
+                let can_edit = signed_in_user().await.is_some_and(|u| u.role.can_manage());
+                let read_only = Signal::derive(move || !can_edit);
                 match settings.await {
                     Err(error) => view! { <ErrorPage error/> }.into_any(),
                     Ok(s) => view! {

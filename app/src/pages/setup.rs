@@ -1,28 +1,18 @@
 //! First-run setup: create the owner account. Only reachable while no account
 //! exists; afterwards it sends visitors to sign-in.
 
-use super::login::AuthCard;
-use crate::AppError;
+use super::login::{AuthCard, AuthGate, continue_after_success};
+use crate::api::session::SessionState;
 use crate::api::session::SetupOwner;
-use crate::app::SessionResource;
-use crate::components::errors::{ErrorBanner, ErrorPage, action_error};
+use crate::components::errors::{ErrorBanner, action_error};
 use crate::components::ui::{Field, PRIMARY_BUTTON};
 use leptos::prelude::*;
-use leptos_router::components::Redirect;
-use leptos_router::hooks::use_navigate;
 use magflock_types::check_password;
 
 #[component]
 pub fn SetupPage() -> impl IntoView {
-    let session = expect_context::<SessionResource>().0;
     let setup = ServerAction::<SetupOwner>::new();
-    let navigate = use_navigate();
-    Effect::new(move |_| {
-        if let Some(Ok(_)) = setup.value().get() {
-            session.refetch();
-            navigate("/", Default::default());
-        }
-    });
+    continue_after_success(setup, || "/".to_string());
     let error = action_error(setup);
     let invalid = move |field: &'static str| {
         Signal::derive(move || error.get().is_some_and(|e| e.field() == Some(field)))
@@ -43,33 +33,27 @@ pub fn SetupPage() -> impl IntoView {
             Err(problem) => (problem.to_string(), false),
         }
     };
+    let redirect =
+        Callback::new(|state: SessionState| (!state.setup_needed).then(|| "/login".to_string()));
     view! {
-        <Suspense fallback=|| ()>
-            {move || Suspend::new(async move {
-                match session.await {
-                    Ok(info) if !info.setup_needed => view! { <Redirect path="/login"/> }.into_any(),
-                    Err(AppError::Unavailable) => view! { <ErrorPage error=AppError::Unavailable/> }.into_any(),
-                    _ => view! {
-                        <AuthCard title="Welcome to MagFlock" subtitle="Create the owner account. The owner has full control of this instance and can invite other admins.">
-                            <ActionForm action=setup>
-                                <div class="space-y-4">
-                                    <ErrorBanner error/>
-                                    <Field label="Email" name="email" kind="email" autocomplete="username" required=true invalid=invalid("email") on_input=Callback::new(move |v| email.set(v))/>
-                                    <Field label="Display name" name="display_name" autocomplete="name" required=true invalid=invalid("display_name") on_input=Callback::new(move |v| name.set(v))/>
-                                    <Field label="Password" name="password" kind="password" autocomplete="new-password" required=true invalid=invalid("password") on_input=Callback::new(move |v| password.set(v))/>
-                                    <p class="text-xs" data-testid="password-strength" class:text-emerald-600=move || strength().1 class:text-slate-500=move || !strength().1 aria-live="polite">
-                                        {move || strength().0}
-                                    </p>
-                                    <Field label="Confirm password" name="password_confirm" kind="password" autocomplete="new-password" required=true invalid=invalid("password_confirm")/>
-                                    <button type="submit" class=format!("{PRIMARY_BUTTON} w-full") disabled=move || setup.pending().get()>
-                                        {move || if setup.pending().get() { "Creating…" } else { "Create owner account" }}
-                                    </button>
-                                </div>
-                            </ActionForm>
-                        </AuthCard>
-                    }.into_any(),
-                }
-            })}
-        </Suspense>
+        <AuthGate redirect>
+            <AuthCard title="Welcome to MagFlock" subtitle="Create the owner account. The owner has full control of this instance and can invite other admins.">
+                <ActionForm action=setup>
+                    <div class="space-y-4">
+                        <ErrorBanner error/>
+                        <Field label="Email" name="email" kind="email" autocomplete="username" required=true invalid=invalid("email") on_input=Callback::new(move |v| email.set(v))/>
+                        <Field label="Display name" name="display_name" autocomplete="name" required=true invalid=invalid("display_name") on_input=Callback::new(move |v| name.set(v))/>
+                        <Field label="Password" name="password" kind="password" autocomplete="new-password" required=true invalid=invalid("password") on_input=Callback::new(move |v| password.set(v))/>
+                        <p class="text-xs" data-testid="password-strength" class:text-emerald-600=move || strength().1 class:text-slate-500=move || !strength().1 aria-live="polite">
+                            {move || strength().0}
+                        </p>
+                        <Field label="Confirm password" name="password_confirm" kind="password" autocomplete="new-password" required=true invalid=invalid("password_confirm")/>
+                        <button type="submit" class=format!("{PRIMARY_BUTTON} w-full") disabled=move || setup.pending().get()>
+                            {move || if setup.pending().get() { "Creating…" } else { "Create owner account" }}
+                        </button>
+                    </div>
+                </ActionForm>
+            </AuthCard>
+        </AuthGate>
     }
 }

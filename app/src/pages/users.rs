@@ -5,7 +5,7 @@
 
 use crate::AppError;
 use crate::api::users::{ChangeRole, CreateUser, ResetPassword, SetUserEnabled, list_users};
-use crate::app::use_current_user;
+use crate::app::signed_in_user;
 use crate::components::errors::{ErrorBanner, ErrorPage, action_error};
 use crate::components::ui::{
     Card, DANGER_BUTTON, Field, INPUT_CLASS, PRIMARY_BUTTON, PageHeader, RoleBadge,
@@ -45,15 +45,20 @@ pub fn UsersPage() -> impl IntoView {
                 .is_some_and(|e| e.field() == Some(field))
         })
     };
-    let me = use_current_user();
-    let my_role = me.as_ref().map(|u| u.role).unwrap_or(Role::Auditor);
-    let my_id = me.map(|u| u.id).unwrap_or_default();
+    let my_role = || async {
+        signed_in_user()
+            .await
+            .map(|u| u.role)
+            .unwrap_or(Role::Auditor)
+    };
     view! {
         <PageHeader title="Users" description="Admin accounts of this instance. Owners manage everyone; admins manage admins and auditors."/>
         <Suspense fallback=|| view! { <p class="text-sm text-slate-500">"Loading…"</p> }>
             {move || {
-                let my_id = my_id.clone();
                 Suspend::new(async move {
+                    let me = signed_in_user().await;
+                    let my_id = me.as_ref().map(|u| u.id.clone()).unwrap_or_default();
+                    let my_role = me.map(|u| u.role).unwrap_or(Role::Auditor);
                     match users.await {
                         Err(error @ (AppError::Forbidden | AppError::Unauthenticated | AppError::Unavailable)) => view! { <ErrorPage error/> }.into_any(),
                         Err(error) => view! { <ErrorBanner error=Signal::derive(move || Some(error.clone()))/> }.into_any(),
@@ -81,29 +86,38 @@ pub fn UsersPage() -> impl IntoView {
                 })
             }}
         </Suspense>
-        <div class="mt-6 max-w-xl">
-            <Card title="Add a user">
-                <ActionForm action=create>
-                    <div class="space-y-4">
-                        {move || create.value().get().and_then(|r| r.ok()).map(|u| view! {
-                            <p role="status" class="rounded-md bg-emerald-50 px-3 py-2 text-sm text-emerald-800 dark:bg-emerald-950 dark:text-emerald-200">{format!("Created {} as {}.", u.email, u.role.label())}</p>
-                        })}
-                        <Field label="Email" name="email" kind="email" required=true invalid=create_invalid("email")/>
-                        <Field label="Display name" name="display_name" required=true invalid=create_invalid("display_name")/>
-                        <div class="space-y-1">
-                            <label for="new-user-role" class="block text-sm font-medium">"Role"</label>
-                            <select id="new-user-role" name="role" class=INPUT_CLASS>
-                                {Role::ALL.into_iter().filter(|r| my_role.can_administer(*r)).map(|r| view! {
-                                    <option value=r.as_str() selected=r == Role::Auditor>{format!("{} — {}", r.label(), r.description())}</option>
-                                }).collect_view()}
-                            </select>
-                        </div>
-                        <Field label="Initial password" name="password" kind="password" autocomplete="new-password" required=true invalid=create_invalid("password") hint="Share it privately; they can change it on their account page."/>
-                        <button type="submit" class=PRIMARY_BUTTON disabled=move || create.pending().get()>"Create user"</button>
-                    </div>
-                </ActionForm>
-            </Card>
-        </div>
+        // Only owners and admins see the form; it lives outside the list's Suspense so
+        // a failed attempt keeps what was typed.
+        <Suspense fallback=|| ()>
+            {move || Suspend::new(async move {
+                let role = my_role().await;
+                role.can_manage().then(|| view! {
+                <div class="mt-6 max-w-xl">
+                    <Card title="Add a user">
+                        <ActionForm action=create>
+                            <div class="space-y-4">
+                                {move || create.value().get().and_then(|r| r.ok()).map(|u| view! {
+                                    <p role="status" class="rounded-md bg-emerald-50 px-3 py-2 text-sm text-emerald-800 dark:bg-emerald-950 dark:text-emerald-200">{format!("Created {} as {}.", u.email, u.role.label())}</p>
+                                })}
+                                <Field label="Email" name="email" kind="email" required=true invalid=create_invalid("email")/>
+                                <Field label="Display name" name="display_name" required=true invalid=create_invalid("display_name")/>
+                                <div class="space-y-1">
+                                    <label for="new-user-role" class="block text-sm font-medium">"Role"</label>
+                                    <select id="new-user-role" name="role" class=INPUT_CLASS>
+                                        {Role::ALL.into_iter().filter(|r| role.can_administer(*r)).map(|r| view! {
+                                            <option value=r.as_str() selected=r == Role::Auditor>{format!("{} — {}", r.label(), r.description())}</option>
+                                        }).collect_view()}
+                                    </select>
+                                </div>
+                                <Field label="Initial password" name="password" kind="password" autocomplete="new-password" required=true invalid=create_invalid("password") hint="Share it privately; they can change it on their account page."/>
+                                <button type="submit" class=PRIMARY_BUTTON disabled=move || create.pending().get()>"Create user"</button>
+                            </div>
+                        </ActionForm>
+                    </Card>
+                </div>
+                })
+            })}
+        </Suspense>
     }
 }
 
