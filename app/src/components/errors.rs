@@ -71,3 +71,8 @@ where
 {
     Signal::derive(move || action.value().get().and_then(|r| r.err()))
 }
+
+/// True while `error` is about the form field `field` (marks that input invalid).
+pub fn field_error(error: Signal<Option<AppError>>, field: &'static str) -> Signal<bool> {
+    Signal::derive(move || error.get().is_some_and(|e| e.field() == Some(field)))
+}

@@ -2,7 +2,7 @@
 
 use crate::api::session::ChangeOwnPassword;
 use crate::app::signed_in_user;
-use crate::components::errors::{ErrorBanner, action_error};
+use crate::components::errors::{ErrorBanner, action_error, field_error};
 use crate::components::ui::{Card, Field, PRIMARY_BUTTON, PageHeader, RoleBadge};
 use leptos::prelude::*;
 
@@ -10,9 +10,7 @@ use leptos::prelude::*;
 pub fn AccountPage() -> impl IntoView {
     let change = ServerAction::<ChangeOwnPassword>::new();
     let error = action_error(change);
-    let invalid = move |field: &'static str| {
-        Signal::derive(move || error.get().is_some_and(|e| e.field() == Some(field)))
-    };
+    let invalid = move |field: &'static str| field_error(error, field);
     view! {
         <PageHeader title="Your account"/>
         <div class="grid gap-6 lg:grid-cols-2">

@@ -2,7 +2,7 @@
 
 use crate::api::settings::{UpdateSettings, get_settings};
 use crate::app::{SessionResource, signed_in_user};
-use crate::components::errors::{ErrorBanner, ErrorPage, action_error};
+use crate::components::errors::{ErrorBanner, ErrorPage, action_error, field_error};
 use crate::components::ui::{Card, Field, PRIMARY_BUTTON, PageHeader};
 use leptos::prelude::*;
 
@@ -17,9 +17,7 @@ pub fn SettingsPage() -> impl IntoView {
         }
     });
     let error = action_error(update);
-    let invalid = move |field: &'static str| {
-        Signal::derive(move || error.get().is_some_and(|e| e.field() == Some(field)))
-    };
+    let invalid = move |field: &'static str| field_error(error, field);
     view! {
         <PageHeader title="Settings" description="Instance-wide settings. Every change is recorded in the audit log."/>
         <Suspense fallback=|| view! { <p class="text-sm text-slate-500">"Loading…"</p> }>

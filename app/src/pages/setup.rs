@@ -4,7 +4,7 @@
 use super::login::{AuthCard, AuthGate, continue_after_success};
 use crate::api::session::SessionState;
 use crate::api::session::SetupOwner;
-use crate::components::errors::{ErrorBanner, action_error};
+use crate::components::errors::{ErrorBanner, action_error, field_error};
 use crate::components::ui::{Field, PRIMARY_BUTTON};
 use leptos::prelude::*;
 use magflock_types::check_password;
@@ -14,9 +14,7 @@ pub fn SetupPage() -> impl IntoView {
     let setup = ServerAction::<SetupOwner>::new();
     continue_after_success(setup, || "/".to_string());
     let error = action_error(setup);
-    let invalid = move |field: &'static str| {
-        Signal::derive(move || error.get().is_some_and(|e| e.field() == Some(field)))
-    };
+    let invalid = move |field: &'static str| field_error(error, field);
     let email = RwSignal::new(String::new());
     let name = RwSignal::new(String::new());
     let password = RwSignal::new(String::new());

@@ -6,7 +6,7 @@
 use crate::AppError;
 use crate::api::users::{ChangeRole, CreateUser, ResetPassword, SetUserEnabled, list_users};
 use crate::app::signed_in_user;
-use crate::components::errors::{ErrorBanner, ErrorPage, action_error};
+use crate::components::errors::{ErrorBanner, ErrorPage, action_error, field_error};
 use crate::components::ui::{
     Card, DANGER_BUTTON, Field, INPUT_CLASS, PRIMARY_BUTTON, PageHeader, RoleBadge,
     SECONDARY_BUTTON,
@@ -38,13 +38,7 @@ pub fn UsersPage() -> impl IntoView {
         action_error(reset),
     ];
     let last_error = Signal::derive(move || errors.iter().find_map(|e| e.get()));
-    let create_invalid = move |field: &'static str| {
-        Signal::derive(move || {
-            action_error(create)
-                .get()
-                .is_some_and(|e| e.field() == Some(field))
-        })
-    };
+    let create_invalid = move |field: &'static str| field_error(action_error(create), field);
     let my_role = || async {
         signed_in_user()
             .await
