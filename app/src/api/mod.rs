@@ -14,6 +14,9 @@ pub mod users;
 
 use magflock_types::Role;
 
+/// Where every server function lives.
+pub const PREFIX: &str = "/api/";
+
 /// Who may call an endpoint.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Access {

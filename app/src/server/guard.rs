@@ -127,9 +127,17 @@ pub async fn require(min: Role) -> Result<Caller, AppError> {
 
 /// Passes `result` through, setting the response status (and `Retry-After` for
 /// throttling) from the error. Every server function ends with this.
+///
+/// Only for calls to the server function's own endpoint: when a page calls a
+/// server function while rendering on the server, the page decides its status
+/// (its error page, or the layout's redirect to sign-in), not the data call.
 pub fn respond<T>(result: Result<T, AppError>) -> Result<T, AppError> {
     if let Err(err) = &result {
-        err.apply_to_response();
+        let endpoint_call = use_context::<http::request::Parts>()
+            .is_some_and(|parts| parts.uri.path().starts_with(crate::api::PREFIX));
+        if endpoint_call {
+            err.apply_to_response();
+        }
     }
     result
 }
