@@ -9,7 +9,9 @@
 pub mod capability;
 pub mod hooks;
 pub mod manifest;
+pub mod registry;
 
 pub use capability::{Capability, Risk};
 pub use hooks::{Component, HookKind, HookSpec};
 pub use manifest::{Budgets, Manifest, ManifestError, ManifestErrors};
+pub use registry::{Registry, RegistryError};
