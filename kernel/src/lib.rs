@@ -7,11 +7,13 @@
 //! crate: storage and components reach it through traits.
 
 pub mod capability;
+pub mod event;
 pub mod hooks;
 pub mod manifest;
 pub mod registry;
 
 pub use capability::{Capability, Risk};
+pub use event::{Event, Pattern};
 pub use hooks::{Component, HookKind, HookSpec};
 pub use manifest::{Budgets, Manifest, ManifestError, ManifestErrors};
 pub use registry::{Registry, RegistryError};

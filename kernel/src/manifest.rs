@@ -11,6 +11,7 @@
 //! by their capability; budgets within the platform maxima.
 
 use crate::Capability;
+use crate::event::Pattern;
 use crate::hooks::{self, HookKind, HookSpec};
 use semver::{Version, VersionReq};
 use serde::Deserialize;
@@ -283,8 +284,6 @@ impl Problems<'_> {
     }
 }
 
-const EVENT_CATEGORIES: [&str; 5] = ["database", "api", "auth", "realtime", "extension"];
-
 impl Manifest {
     /// Parses and validates `text`, the contents of `file`.
     pub fn parse(text: &str, file: &str) -> Result<Manifest, ManifestErrors> {
@@ -516,17 +515,8 @@ fn validate(raw: RawManifest, p: &mut Problems) -> Manifest {
     let mut subscriptions = Vec::new();
     for (i, pattern) in raw.events.subscribe.iter().enumerate() {
         let field = format!("events.subscribe[{i}]");
-        let category = pattern.get_ref().split('.').next().unwrap_or_default();
-        if !EVENT_CATEGORIES.contains(&category) {
-            p.on(
-                pattern,
-                &field,
-                format!(
-                    "'{}' names no event category ({})",
-                    pattern.get_ref(),
-                    EVENT_CATEGORIES.join(", ")
-                ),
-            );
+        if let Err(problem) = Pattern::parse(pattern.get_ref()) {
+            p.on(pattern, &field, problem.to_string());
         }
         if !requested(Capability::RealtimeSubscribeEvents) {
             p.on(pattern, &field, "subscribing to events needs capability 'realtime.subscribe_events', which is not requested");

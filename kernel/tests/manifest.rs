@@ -227,6 +227,11 @@ fn host_allowlists_only_where_they_belong() {
 fn event_subscriptions_need_their_capability() {
     let (_, _, text) = one_error("\n[events]\nsubscribe = [\"auth.*\"]\n");
     assert!(text.ends_with("subscribing to events needs capability 'realtime.subscribe_events', which is not requested"), "{text}");
+    let (line, col, text) = one_error(
+        "\n[[capabilities]]\nname = \"realtime.subscribe_events\"\n[events]\nsubscribe = [\"billing.*\"]\n",
+    );
+    assert_eq!((line, col), (13, 14));
+    assert!(text.ends_with("events.subscribe[0]: subscription pattern 'billing.*' must be '*', '<category>.*' or a full event type"), "{text}");
 }
 
 #[test]
