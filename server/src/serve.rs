@@ -46,14 +46,6 @@ impl Running {
         let _ = self.task.await;
     }
 
-    /// Waits until the server stops by itself (it only does on an I/O error).
-    pub async fn wait(self) -> std::io::Result<()> {
-        let _keep_running = self.shutdown;
-        self.task
-            .await
-            .unwrap_or_else(|e| Err(std::io::Error::other(e)))
-    }
-
     /// Stops when `signal` completes.
     pub async fn run_until(
         self,

@@ -76,9 +76,3 @@ impl From<sqlx::migrate::MigrateError> for StoreError {
         }
     }
 }
-
-impl StoreError {
-    pub fn is_unavailable(&self) -> bool {
-        matches!(self, StoreError::Unavailable(_))
-    }
-}

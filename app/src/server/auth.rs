@@ -62,11 +62,12 @@ async fn start_session(user: &User) -> Result<(), AppError> {
         .insert(LOGIN_AT, now_millis())
         .await
         .map_err(AppError::internal)?;
-    let idle = ctx()?.settings().session_idle_minutes;
+    let ctx = ctx()?;
+    let idle = ctx.settings().session_idle_minutes;
     session.set_expiry(Some(Expiry::OnInactivity(time::Duration::minutes(
         i64::from(idle),
     ))));
-    ctx()?.store.record_login(&user.id, now_millis()).await?;
+    ctx.store.record_login(&user.id, now_millis()).await?;
     Ok(())
 }
 
