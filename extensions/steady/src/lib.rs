@@ -1,0 +1,81 @@
+//! Steady: the kernel's well-behaved extension. Every command uses exactly
+//! one host import, so tests can grant and revoke capabilities one by one.
+
+use magflock_sdk::prelude::*;
+
+struct Steady;
+
+impl Extension for Steady {
+    fn run_command(command: &str, args: Vec<String>) -> Result<String, String> {
+        match command {
+            "ping" => Ok("pong".into()),
+            "metric" => {
+                host::system_metrics::counter("steady.pings", 1)?;
+                Ok("counted".into())
+            }
+            "publish" => host::events::publish("extension.steady.pinged", r#"{"ok":true}"#),
+            "scratch" => {
+                let text = args.first().cloned().unwrap_or_default();
+                host::filesystem_temp::write("scratch.txt", text.as_bytes())?;
+                let back = host::filesystem_temp::read("scratch.txt")?;
+                String::from_utf8(back).map_err(|e| e.to_string())
+            }
+            "fetch" => {
+                let url = args.first().ok_or("fetch needs a URL")?;
+                let response = host::network_outbound::fetch(&host::network_outbound::OutboundRequest {
+                    method: "GET".into(),
+                    url: url.clone(),
+                    headers: Vec::new(),
+                    body: Vec::new(),
+                    timeout_ms: 2_000,
+                })?;
+                Ok(format!(
+                    "{} {}",
+                    response.status,
+                    String::from_utf8_lossy(&response.body)
+                ))
+            }
+            "remember" => {
+                let value = args.first().cloned().unwrap_or_default();
+                host::kv::set("memo", value.as_bytes())?;
+                let back = host::kv::get("memo").unwrap_or_default();
+                Ok(String::from_utf8_lossy(&back).into_owned())
+            }
+            other => Err(format!("unknown command '{other}'")),
+        }
+    }
+
+    fn handle_hook(hook: Hook) -> Result<HookOutcome, String> {
+        if hook.name != "wrap_request" {
+            return Ok(HookOutcome::Allow);
+        }
+        let forbidden = hook
+            .payload
+            .get("headers")
+            .and_then(|h| h.get("x-forbidden"))
+            .is_some();
+        if forbidden {
+            return Ok(HookOutcome::Deny("the x-forbidden header is not allowed".into()));
+        }
+        let mut payload = hook.payload;
+        payload["tagged_by"] = "magflock/steady".into();
+        Ok(HookOutcome::Modify(payload))
+    }
+
+    fn handle_event(event: Event) -> Result<(), String> {
+        let key = format!("seen/{}", event.event_id);
+        host::kv::set(&key, event.event_type.as_bytes())
+    }
+
+    fn render_widget(widget_id: &str, _props: serde_json::Value) -> Result<View, String> {
+        match widget_id {
+            "pings" => Ok(View::Stat {
+                label: "Events seen".into(),
+                value: host::kv::keys("seen/").len().to_string(),
+            }),
+            other => Err(format!("unknown widget '{other}'")),
+        }
+    }
+}
+
+magflock_sdk::extension!(Steady);
