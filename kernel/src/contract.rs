@@ -3,7 +3,7 @@
 //! Guarantees: every host interface of `magflock:extension@0.1.0` (the files in
 //! `wit/v0.1.0/`) is listed here with the capability it needs, or none for the
 //! two every extension has (`log`, `kv`). An import this table does not know is
-//! refused at install, so a component can never reach a host function the
+//! refused at load, so a component can never reach a host function the
 //! kernel has no policy for.
 
 use crate::Capability;
@@ -15,6 +15,8 @@ pub const WIT_PACKAGE: &str = "magflock:extension";
 
 /// Host interfaces and the capability each needs (`None`: always available).
 pub const HOST_INTERFACES: &[(&str, Option<Capability>)] = &[
+    // Type definitions only; importing it reaches no host function.
+    ("types", None),
     ("log", None),
     ("kv", None),
     ("database-read", Some(Capability::DatabaseRead)),

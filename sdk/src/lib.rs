@@ -187,6 +187,6 @@ macro_rules! extension {
             }
         }
 
-        $crate::export_guest!(__MagflockGuest with_types_in $crate::bindings);
+        $crate::bindings::export_guest!(__MagflockGuest with_types_in $crate::bindings);
     };
 }

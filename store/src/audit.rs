@@ -50,6 +50,21 @@ pub(crate) async fn append(
     engine: Engine,
     new: NewAuditEntry,
 ) -> Result<AuditEntry> {
+    let mut appended = append_batch(pool, engine, vec![new]).await?;
+    appended
+        .pop()
+        .ok_or_else(|| StoreError::Database("audit append wrote nothing".into()))
+}
+
+/// Appends entries in order, in one transaction: all of them or none.
+pub(crate) async fn append_batch(
+    pool: &AnyPool,
+    engine: Engine,
+    batch: Vec<NewAuditEntry>,
+) -> Result<Vec<AuditEntry>> {
+    if batch.is_empty() {
+        return Ok(Vec::new());
+    }
     let mut tx = pool.begin().await?;
     if engine == Engine::Postgres {
         sqlx::query("SELECT 1 AS locked FROM (SELECT pg_advisory_xact_lock($1)) AS l")
@@ -60,51 +75,58 @@ pub(crate) async fn append(
     let last = sqlx::query("SELECT seq, hash FROM audit_log ORDER BY seq DESC LIMIT 1")
         .fetch_optional(&mut *tx)
         .await?;
-    let (prev_seq, prev_hash) = match last {
+    let (mut prev_seq, mut prev_hash) = match last {
         Some(row) => (
             row.try_get::<i64, _>("seq")?,
             row.try_get::<String, _>("hash")?,
         ),
         None => (0, GENESIS_HASH.to_string()),
     };
-    let mut entry = AuditEntry {
-        seq: prev_seq + 1,
-        at: now_millis(),
-        actor_kind: new.actor_kind,
-        actor_id: new.actor_id,
-        actor_label: new.actor_label,
-        action: new.action,
-        target: new.target,
-        outcome: new.outcome,
-        detail: if new.detail.is_empty() {
-            "{}".into()
-        } else {
-            new.detail
-        },
-        ip: new.ip,
-        prev_hash,
-        hash: String::new(),
-    };
-    entry.hash = entry_hash(&entry);
-    sqlx::query(&format!(
-        "INSERT INTO audit_log ({COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)"
-    ))
-    .bind(entry.seq)
-    .bind(entry.at)
-    .bind(entry.actor_kind.as_str())
-    .bind(&entry.actor_id)
-    .bind(&entry.actor_label)
-    .bind(&entry.action)
-    .bind(&entry.target)
-    .bind(entry.outcome.as_str())
-    .bind(&entry.detail)
-    .bind(&entry.ip)
-    .bind(&entry.prev_hash)
-    .bind(&entry.hash)
-    .execute(&mut *tx)
-    .await?;
+    let at = now_millis();
+    let mut appended = Vec::with_capacity(batch.len());
+    for new in batch {
+        let mut entry = AuditEntry {
+            seq: prev_seq + 1,
+            at,
+            actor_kind: new.actor_kind,
+            actor_id: new.actor_id,
+            actor_label: new.actor_label,
+            action: new.action,
+            target: new.target,
+            outcome: new.outcome,
+            detail: if new.detail.is_empty() {
+                "{}".into()
+            } else {
+                new.detail
+            },
+            ip: new.ip,
+            prev_hash,
+            hash: String::new(),
+        };
+        entry.hash = entry_hash(&entry);
+        sqlx::query(&format!(
+            "INSERT INTO audit_log ({COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)"
+        ))
+        .bind(entry.seq)
+        .bind(entry.at)
+        .bind(entry.actor_kind.as_str())
+        .bind(&entry.actor_id)
+        .bind(&entry.actor_label)
+        .bind(&entry.action)
+        .bind(&entry.target)
+        .bind(entry.outcome.as_str())
+        .bind(&entry.detail)
+        .bind(&entry.ip)
+        .bind(&entry.prev_hash)
+        .bind(&entry.hash)
+        .execute(&mut *tx)
+        .await?;
+        prev_seq = entry.seq;
+        prev_hash = entry.hash.clone();
+        appended.push(entry);
+    }
     tx.commit().await?;
-    Ok(entry)
+    Ok(appended)
 }
 
 /// WHERE clause and its bound values for a filter (without paging).

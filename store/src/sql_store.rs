@@ -112,6 +112,10 @@ impl Store for SqlStore {
         let _guard = self.audit_lock.lock().await;
         audit::append(&self.pool, self.engine, entry).await
     }
+    async fn audit_append_batch(&self, entries: Vec<NewAuditEntry>) -> Result<Vec<AuditEntry>> {
+        let _guard = self.audit_lock.lock().await;
+        audit::append_batch(&self.pool, self.engine, entries).await
+    }
     async fn audit_list(&self, filter: &AuditFilter) -> Result<AuditPage> {
         audit::list(&self.pool, filter).await
     }

@@ -59,6 +59,8 @@ pub trait Store: Send + Sync + 'static {
     // --- audit -------------------------------------------------------------
     /// Appends an entry to the chain; returns it with its sequence number and hash.
     async fn audit_append(&self, entry: NewAuditEntry) -> Result<AuditEntry>;
+    /// Appends entries in order, in one transaction: all or none.
+    async fn audit_append_batch(&self, entries: Vec<NewAuditEntry>) -> Result<Vec<AuditEntry>>;
     /// Entries matching `filter`, newest first.
     async fn audit_list(&self, filter: &AuditFilter) -> Result<AuditPage>;
     /// Walks the whole chain from the first entry and reports the first broken link.

@@ -6,9 +6,13 @@ use std::hint::black_box;
 
 struct Hostile;
 
+/// Deep recursion with small frames, so it exhausts the engine's stack
+/// (not just the shadow stack in linear memory).
 fn recurse(depth: u64) -> u64 {
-    let frame = black_box([depth; 64]);
-    black_box(recurse(depth + 1)) + frame[0]
+    if black_box(depth) == u64::MAX {
+        return 0;
+    }
+    black_box(recurse(depth + 1)).wrapping_add(1)
 }
 
 fn spin() -> ! {

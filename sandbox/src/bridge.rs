@@ -1,0 +1,48 @@
+//! Bridges from guest calls (synchronous, on blocking threads) to the
+//! kernel's asynchronous services: the event bus and durable policy changes.
+//!
+//! Guarantees: an event an extension publishes is in the durable log before
+//! the guest gets its id back (nothing acknowledged is lost); a quarantine is
+//! stored right after it took effect in the gate.
+
+use magflock_kernel::Event;
+use magflock_kernel::bus::Bus;
+use magflock_kernel::policy_store::Policy;
+use std::sync::Arc;
+use tokio::runtime::Handle;
+
+use crate::services::{EventPublisher, QuarantineRecorder};
+
+/// Publishes through the bus, waiting for the durable append. Must be called
+/// from a blocking thread (guest calls always are), never from async code.
+pub struct BusPublisher {
+    pub bus: Arc<Bus>,
+    pub runtime: Handle,
+}
+
+impl EventPublisher for BusPublisher {
+    fn publish(&self, event: Event) -> Result<(), String> {
+        self.runtime
+            .block_on(self.bus.publish(&event))
+            .map(|_| ())
+            .map_err(|e| e.to_string())
+    }
+}
+
+/// Stores quarantines through the policy store, in the background.
+pub struct PolicyRecorder {
+    pub policy: Policy,
+    pub runtime: Handle,
+}
+
+impl QuarantineRecorder for PolicyRecorder {
+    fn quarantined(&self, extension: &str) {
+        let policy = self.policy.clone();
+        let extension = extension.to_string();
+        self.runtime.spawn(async move {
+            if let Err(e) = policy.persist(&extension).await {
+                tracing::error!(extension, "cannot store the quarantine: {e}");
+            }
+        });
+    }
+}

@@ -1,0 +1,342 @@
+//! [`LoadedExtension`]: calls into one extension under its budgets.
+//!
+//! Guarantees: every call checks first that the extension may run; sets the
+//! fuel, the epoch deadline and the memory cap; and classifies any failure.
+//! A trap, a refused host call or an oversized result stops the call, throws
+//! the instance away, quarantines the extension, audits it and publishes
+//! `extension.error`. Only an instance whose call succeeded is kept warm.
+
+use magflock_kernel::dispatch::HookOutcome;
+use magflock_kernel::event::{Context, Source};
+use magflock_kernel::{Event, Manifest};
+use magflock_types::Outcome;
+use serde_json::json;
+use std::sync::{Arc, Mutex};
+use wasmtime::component::ResourceTableError;
+use wasmtime::{Store, Trap};
+
+use crate::bindings::types::{self, HealthReport, HttpRequest, HttpResponse};
+use crate::bindings::{Extension, ExtensionPre};
+use crate::error::{SandboxError, Stop};
+use crate::services::Services;
+use crate::state::HostState;
+
+/// Whether a call may reuse a warm instance.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum CallMode {
+    /// Reuse an idle instance if there is one (the normal path).
+    Warm,
+    /// Always instantiate afresh (and discard the instance afterwards).
+    Fresh,
+}
+
+struct Instance {
+    store: Store<HostState>,
+    bindings: Extension,
+}
+
+pub struct LoadedExtension {
+    id: Arc<str>,
+    manifest: Manifest,
+    pre: ExtensionPre<HostState>,
+    imports: Vec<String>,
+    services: Services,
+    idle: Mutex<Vec<Instance>>,
+    max_result: u64,
+    tick_ms: u64,
+}
+
+/// The size of a result, for the result limit.
+trait ResultSize {
+    fn size(&self) -> u64;
+}
+impl ResultSize for () {
+    fn size(&self) -> u64 {
+        0
+    }
+}
+impl ResultSize for String {
+    fn size(&self) -> u64 {
+        self.len() as u64
+    }
+}
+impl<T: ResultSize, E: ResultSize> ResultSize for Result<T, E> {
+    fn size(&self) -> u64 {
+        match self {
+            Ok(v) => v.size(),
+            Err(e) => e.size(),
+        }
+    }
+}
+impl ResultSize for types::HookOutcome {
+    fn size(&self) -> u64 {
+        match self {
+            types::HookOutcome::Allow => 0,
+            types::HookOutcome::Deny(s) | types::HookOutcome::Modify(s) => s.len() as u64,
+        }
+    }
+}
+impl ResultSize for HttpResponse {
+    fn size(&self) -> u64 {
+        let headers: usize = self.headers.iter().map(|h| h.name.len() + h.value.len()).sum();
+        (self.body.len() + headers) as u64
+    }
+}
+impl ResultSize for HealthReport {
+    fn size(&self) -> u64 {
+        self.message.len() as u64
+    }
+}
+
+impl LoadedExtension {
+    pub(crate) fn new(
+        manifest: Manifest,
+        pre: ExtensionPre<HostState>,
+        imports: Vec<String>,
+        services: Services,
+        max_result: u64,
+        tick_ms: u64,
+    ) -> LoadedExtension {
+        LoadedExtension {
+            id: Arc::from(manifest.id.as_str()),
+            manifest,
+            pre,
+            imports,
+            services,
+            idle: Mutex::new(Vec::new()),
+            max_result,
+            tick_ms,
+        }
+    }
+
+    pub fn id(&self) -> &str {
+        &self.id
+    }
+
+    pub fn manifest(&self) -> &Manifest {
+        &self.manifest
+    }
+
+    /// The component's import names (WASI and contract interfaces).
+    pub fn imports(&self) -> &[String] {
+        &self.imports
+    }
+
+    /// Warm instances kept for the next call.
+    pub fn idle_instances(&self) -> usize {
+        self.idle.lock().map(|i| i.len()).unwrap_or(0)
+    }
+
+    pub fn install(&self) -> Result<(), SandboxError> {
+        self.guest_result("install", CallMode::Fresh, |g, s| g.call_install(s))
+    }
+    pub fn init(&self, config: &str) -> Result<(), SandboxError> {
+        self.guest_result("init", CallMode::Warm, |g, s| g.call_init(s, config))
+    }
+    pub fn start(&self) -> Result<(), SandboxError> {
+        self.guest_result("start", CallMode::Warm, |g, s| g.call_start(s))
+    }
+    pub fn stop(&self) -> Result<(), SandboxError> {
+        self.guest_result("stop", CallMode::Warm, |g, s| g.call_stop(s))
+    }
+    pub fn uninstall(&self) -> Result<(), SandboxError> {
+        self.guest_result("uninstall", CallMode::Fresh, |g, s| g.call_uninstall(s))
+    }
+    pub fn health_check(&self) -> Result<HealthReport, SandboxError> {
+        self.call("health-check", CallMode::Warm, |g, s| g.call_health_check(s))
+    }
+
+    pub fn handle_hook(&self, hook: &str, payload: &str, mode: CallMode) -> Result<HookOutcome, SandboxError> {
+        let call = types::HookCall {
+            hook: hook.to_string(),
+            payload: payload.to_string(),
+        };
+        let outcome = self.guest_result("handle-hook", mode, |g, s| g.call_handle_hook(s, &call))?;
+        Ok(match outcome {
+            types::HookOutcome::Allow => HookOutcome::Allow,
+            types::HookOutcome::Deny(reason) => HookOutcome::Deny(reason),
+            types::HookOutcome::Modify(payload) => HookOutcome::Modify(payload),
+        })
+    }
+
+    pub fn handle_event(&self, event_json: &str) -> Result<(), SandboxError> {
+        self.guest_result("handle-event", CallMode::Warm, |g, s| g.call_handle_event(s, event_json))
+    }
+
+    pub fn handle_request(&self, request: &HttpRequest) -> Result<HttpResponse, SandboxError> {
+        self.guest_result("handle-request", CallMode::Warm, |g, s| g.call_handle_request(s, request))
+    }
+
+    pub fn render_widget(&self, widget: &str, props: &str) -> Result<String, SandboxError> {
+        self.guest_result("render-widget", CallMode::Warm, |g, s| g.call_render_widget(s, widget, props))
+    }
+
+    pub fn run_command(&self, command: &str, args: &[String], mode: CallMode) -> Result<String, SandboxError> {
+        self.guest_result("run-command", mode, |g, s| g.call_run_command(s, command, args))
+    }
+
+    /// A call whose guest answers `result<T, string>`: the guest's own error
+    /// becomes [`SandboxError::Guest`] (the extension keeps running).
+    fn guest_result<T: ResultSize>(
+        &self,
+        what: &str,
+        mode: CallMode,
+        call: impl FnOnce(&crate::bindings::guest::Guest, &mut Store<HostState>) -> wasmtime::Result<Result<T, String>>,
+    ) -> Result<T, SandboxError> {
+        self.call(what, mode, call)?.map_err(|message| SandboxError::Guest {
+            extension: self.id.to_string(),
+            message,
+        })
+    }
+
+    fn call<R: ResultSize>(
+        &self,
+        what: &str,
+        mode: CallMode,
+        call: impl FnOnce(&crate::bindings::guest::Guest, &mut Store<HostState>) -> wasmtime::Result<R>,
+    ) -> Result<R, SandboxError> {
+        self.services
+            .gate
+            .may_run(&self.id)
+            .map_err(|denial| SandboxError::NotRunnable {
+                extension: self.id.to_string(),
+                denial,
+            })?;
+        let mut instance = match mode {
+            CallMode::Warm => self.idle.lock().ok().and_then(|mut idle| idle.pop()),
+            CallMode::Fresh => None,
+        }
+        .map(Ok)
+        .unwrap_or_else(|| self.instantiate())?;
+        self.arm(&mut instance.store)?;
+        let result = call(instance.bindings.magflock_extension_guest(), &mut instance.store);
+        match result {
+            Ok(value) if value.size() > self.max_result => Err(self.terminate(
+                what,
+                Stop::ResultTooLarge {
+                    bytes: value.size(),
+                    limit: self.max_result,
+                },
+            )),
+            Ok(value) => {
+                if mode == CallMode::Warm
+                    && let Ok(mut idle) = self.idle.lock()
+                {
+                    idle.push(instance);
+                }
+                Ok(value)
+            }
+            Err(error) => {
+                let stop = classify(&mut instance.store, &error, &self.manifest);
+                Err(self.terminate(what, stop))
+            }
+        }
+    }
+
+    fn instantiate(&self) -> Result<Instance, SandboxError> {
+        let state = HostState::new(self.id.clone(), self.services.clone(), self.manifest.budgets.memory_mb);
+        let mut store = Store::new(self.pre.engine(), state);
+        store.limiter(|state| &mut state.memory);
+        self.arm(&mut store)?;
+        match self.pre.instantiate(&mut store) {
+            Ok(bindings) => Ok(Instance { store, bindings }),
+            Err(error) => {
+                let stop = classify(&mut store, &error, &self.manifest);
+                Err(self.terminate("instantiate", stop))
+            }
+        }
+    }
+
+    /// Sets this call's budgets (a store starts with none and would trap at once).
+    fn arm(&self, store: &mut Store<HostState>) -> Result<(), SandboxError> {
+        let budgets = &self.manifest.budgets;
+        store
+            .set_fuel(budgets.fuel_per_call)
+            .map_err(|e| SandboxError::Internal(format!("setting fuel: {e}")))?;
+        store.set_epoch_deadline(budgets.deadline_ms.div_ceil(self.tick_ms).max(1));
+        store.epoch_deadline_trap();
+        let state = store.data_mut();
+        state.violation = None;
+        state.memory.refused = None;
+        Ok(())
+    }
+
+    /// Quarantines the extension for `stop`, audits it and publishes
+    /// `extension.error`; returns the error for the caller.
+    fn terminate(&self, what: &str, stop: Stop) -> SandboxError {
+        let reason = stop.to_string();
+        let newly = self.services.gate.quarantine(&self.id, &reason);
+        if let Ok(mut idle) = self.idle.lock() {
+            idle.clear();
+        }
+        let capability = match &stop {
+            Stop::CapabilityViolation { capability, .. } => Some(capability.as_str()),
+            _ => None,
+        };
+        let detail = json!({
+            "call": what,
+            "kind": stop.kind(),
+            "reason": reason,
+            "capability": capability,
+        });
+        let actor = magflock_kernel::audit::Actor::system();
+        self.services.audit.record(actor.entry(
+            "extension.quarantined",
+            Some(&self.id),
+            Outcome::Denied,
+            detail.clone(),
+        ));
+        let source = Source {
+            component: "kernel".into(),
+            extension: Some(self.id.to_string()),
+        };
+        let mut data = detail;
+        data["extension"] = json!(&*self.id);
+        match Event::new("extension.error", source, data, Context::default(), Vec::new()) {
+            Ok(event) => {
+                if let Err(e) = self.services.events.publish(event) {
+                    tracing::error!(extension = &*self.id, "cannot publish extension.error: {e}");
+                }
+            }
+            Err(e) => tracing::error!("extension.error event: {e}"),
+        }
+        if newly {
+            self.services.quarantines.quarantined(&self.id);
+        }
+        tracing::warn!(extension = &*self.id, call = what, "extension stopped and quarantined: {reason}");
+        SandboxError::Stopped {
+            extension: self.id.to_string(),
+            stop,
+        }
+    }
+}
+
+/// What made a call fail: a refused host call first (its trap is the
+/// consequence), then a refused memory growth (Rust aborts when allocation
+/// fails), then the trap itself.
+fn classify(store: &mut Store<HostState>, error: &wasmtime::Error, manifest: &Manifest) -> Stop {
+    let state = store.data_mut();
+    if let Some(violation) = state.violation.take() {
+        return violation;
+    }
+    if let Some(requested) = state.memory.refused.take() {
+        return Stop::MemoryLimit {
+            requested_bytes: requested,
+            cap_bytes: state.memory.cap_bytes,
+        };
+    }
+    match error.downcast_ref::<Trap>() {
+        Some(Trap::OutOfFuel) => Stop::CpuBudget {
+            fuel: manifest.budgets.fuel_per_call,
+        },
+        Some(Trap::Interrupt) => Stop::Deadline {
+            deadline_ms: manifest.budgets.deadline_ms,
+        },
+        Some(Trap::StackOverflow) => Stop::StackOverflow,
+        Some(Trap::UnreachableCodeReached) => Stop::Panic,
+        Some(trap) => Stop::Crash(trap.to_string()),
+        None if error.downcast_ref::<ResourceTableError>().is_some() => Stop::Crash(format!("{error:#}")),
+        None => Stop::Crash(format!("{error:#}")),
+    }
+}
+

@@ -1,0 +1,95 @@
+//! Extension policies (status and grants) for the kernel's policy gate.
+//!
+//! Guarantees: one row per extension, replaced whole on every change (a
+//! change is never half-stored); a row that cannot be read back (unknown
+//! status, malformed grants) is an error naming the extension, never a silent
+//! default.
+
+use async_trait::async_trait;
+use magflock_kernel::KernelError;
+use magflock_kernel::policy::{ExtensionPolicy, Grant, Status};
+use magflock_kernel::policy_store::PolicyStore;
+use sqlx::Row;
+
+use crate::{SqlStore, StoreError, now_millis};
+
+pub(crate) fn kernel_error(e: StoreError) -> KernelError {
+    match e {
+        StoreError::Unavailable(m) => KernelError::Unavailable(m),
+        other => KernelError::Storage(other.to_string()),
+    }
+}
+
+#[async_trait]
+impl PolicyStore for SqlStore {
+    async fn load_policies(&self) -> Result<Vec<ExtensionPolicy>, KernelError> {
+        let rows = sqlx::query(
+            "SELECT extension_id, status, reason, grants FROM extension_policies ORDER BY extension_id",
+        )
+        .fetch_all(&self.pool)
+        .await
+        .map_err(|e| kernel_error(e.into()))?;
+        rows.iter()
+            .map(|row| {
+                let id: String = row.try_get("extension_id").map_err(|e| kernel_error(e.into()))?;
+                let status: String = row.try_get("status").map_err(|e| kernel_error(e.into()))?;
+                let reason: Option<String> = row.try_get("reason").map_err(|e| kernel_error(e.into()))?;
+                let grants: String = row.try_get("grants").map_err(|e| kernel_error(e.into()))?;
+                let status = match status.as_str() {
+                    "enabled" => Status::Enabled,
+                    "disabled" => Status::Disabled,
+                    "quarantined" => Status::Quarantined {
+                        reason: reason.unwrap_or_default(),
+                    },
+                    other => {
+                        return Err(KernelError::Storage(format!(
+                            "extension_policies: '{id}' has unknown status '{other}'"
+                        )));
+                    }
+                };
+                let grants: Vec<Grant> = serde_json::from_str(&grants).map_err(|e| {
+                    KernelError::Storage(format!("extension_policies: '{id}' grants: {e}"))
+                })?;
+                Ok(ExtensionPolicy {
+                    extension: id,
+                    status,
+                    grants,
+                })
+            })
+            .collect()
+    }
+
+    async fn save_policy(&self, policy: &ExtensionPolicy) -> Result<(), KernelError> {
+        let (status, reason) = match &policy.status {
+            Status::Enabled => ("enabled", None),
+            Status::Disabled => ("disabled", None),
+            Status::Quarantined { reason } => ("quarantined", Some(reason.clone())),
+        };
+        let grants = serde_json::to_string(&policy.grants)
+            .map_err(|e| KernelError::Storage(format!("grants: {e}")))?;
+        sqlx::query(
+            "INSERT INTO extension_policies (extension_id, status, reason, grants, updated_at)
+             VALUES ($1, $2, $3, $4, $5)
+             ON CONFLICT (extension_id) DO UPDATE SET status = excluded.status,
+               reason = excluded.reason, grants = excluded.grants, updated_at = excluded.updated_at",
+        )
+        .bind(&policy.extension)
+        .bind(status)
+        .bind(reason)
+        .bind(grants)
+        .bind(now_millis())
+        .execute(&self.pool)
+        .await
+        .map_err(|e| kernel_error(e.into()))?;
+        Ok(())
+    }
+
+    async fn delete_policy(&self, extension: &str) -> Result<(), KernelError> {
+        sqlx::query("DELETE FROM extension_policies WHERE extension_id = $1")
+            .bind(extension)
+            .execute(&self.pool)
+            .await
+            .map_err(|e| kernel_error(e.into()))?;
+        Ok(())
+    }
+}
