@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
-# Every check MagFlock has: formatting, clippy (server and browser builds), unit
-# and integration tests on SQLite and PostgreSQL (a fresh database per test),
-# and the Playwright suite in Debian's Chromium against a freshly built server.
+# Every check MagFlock has: formatting, clippy (server, browser and extension
+# builds), the extensions built from source as WebAssembly components, unit and
+# integration tests on SQLite and PostgreSQL (a fresh database per test; the
+# sandbox tests load the extensions), and the Playwright suite in Debian's
+# Chromium against a freshly built server.
 # PostgreSQL: MAGFLOCK_TEST_PG_URL, default postgres://postgres@127.0.0.1:5432/postgres.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -22,13 +24,26 @@ fi
 say "cargo fmt --check"
 cargo fmt --all -- --check
 
-say "cargo clippy (server, tests)"
-cargo clippy --workspace --all-targets -- -D warnings
+# The extensions only build for wasm32-wasip2; everything else for the host.
+not_guests=()
+guests=()
+for manifest in extensions/*/Cargo.toml; do
+  name=$(awk -F'"' '/^name = / { print $2; exit }' "$manifest")
+  not_guests+=(--exclude "$name")
+  guests+=(-p "$name")
+done
+
+say "cargo clippy (server, kernel, tests, benchmarks)"
+cargo clippy --workspace "${not_guests[@]}" --all-targets -- -D warnings
 say "cargo clippy (browser build)"
 cargo clippy -p magflock-app --no-default-features --features hydrate --target wasm32-unknown-unknown -- -D warnings
 
-say "cargo test (SQLite and PostgreSQL)"
-cargo test --workspace
+say "extensions: clippy and build from source (wasm32-wasip2 components)"
+./scripts/build-extensions.sh
+cargo clippy --target wasm32-wasip2 --profile guest "${guests[@]}" -- -D warnings
+
+say "cargo test (SQLite and PostgreSQL; the sandbox runs the extensions)"
+cargo test --workspace "${not_guests[@]}"
 
 say "cargo leptos build (debug server and site for the browser tests)"
 cargo leptos build

@@ -27,6 +27,15 @@ impl EventPublisher for BusPublisher {
             .map(|_| ())
             .map_err(|e| e.to_string())
     }
+
+    fn publish_later(&self, event: Event) {
+        let bus = self.bus.clone();
+        self.runtime.spawn(async move {
+            if let Err(e) = bus.publish(&event).await {
+                tracing::error!(event = event.event_type, "cannot publish: {e}");
+            }
+        });
+    }
 }
 
 /// Stores quarantines through the policy store, in the background.

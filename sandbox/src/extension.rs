@@ -40,7 +40,7 @@ pub struct LoadedExtension {
     manifest: Manifest,
     pre: ExtensionPre<HostState>,
     imports: Vec<String>,
-    services: Services,
+    services: Arc<Services>,
     idle: Mutex<Vec<Instance>>,
     max_result: u64,
     tick_ms: u64,
@@ -93,7 +93,7 @@ impl LoadedExtension {
         manifest: Manifest,
         pre: ExtensionPre<HostState>,
         imports: Vec<String>,
-        services: Services,
+        services: Arc<Services>,
         max_result: u64,
         tick_ms: u64,
     ) -> LoadedExtension {
@@ -125,6 +125,17 @@ impl LoadedExtension {
     /// Warm instances kept for the next call.
     pub fn idle_instances(&self) -> usize {
         self.idle.lock().map(|i| i.len()).unwrap_or(0)
+    }
+
+    /// Instantiates `count` instances into the warm pool ahead of calls.
+    pub fn prewarm(&self, count: usize) -> Result<(), SandboxError> {
+        for _ in 0..count {
+            let instance = self.instantiate()?;
+            if let Ok(mut idle) = self.idle.lock() {
+                idle.push(instance);
+            }
+        }
+        Ok(())
     }
 
     pub fn install(&self) -> Result<(), SandboxError> {
@@ -293,11 +304,7 @@ impl LoadedExtension {
         let mut data = detail;
         data["extension"] = json!(&*self.id);
         match Event::new("extension.error", source, data, Context::default(), Vec::new()) {
-            Ok(event) => {
-                if let Err(e) = self.services.events.publish(event) {
-                    tracing::error!(extension = &*self.id, "cannot publish extension.error: {e}");
-                }
-            }
+            Ok(event) => self.services.events.publish_later(event),
             Err(e) => tracing::error!("extension.error event: {e}"),
         }
         if newly {

@@ -4,6 +4,7 @@
 use magflock_kernel::contract::{self, ImportKind};
 use magflock_kernel::Manifest;
 use std::collections::HashMap;
+use std::num::NonZeroUsize;
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, RwLock};
@@ -27,6 +28,9 @@ pub struct SandboxConfig {
     pub max_result_bytes: u64,
     /// The epoch tick; deadlines are counted in ticks.
     pub epoch_tick: Duration,
+    /// Capture the guest's stack on a trap (helps extension authors; costs
+    /// a few microseconds on every trap).
+    pub wasm_backtraces: bool,
 }
 
 impl Default for SandboxConfig {
@@ -36,6 +40,7 @@ impl Default for SandboxConfig {
             max_instances: 200,
             max_result_bytes: 1 << 20,
             epoch_tick: Duration::from_millis(1),
+            wasm_backtraces: false,
         }
     }
 }
@@ -43,7 +48,7 @@ impl Default for SandboxConfig {
 pub struct Sandbox {
     engine: Engine,
     linker: Linker<HostState>,
-    services: Services,
+    services: Arc<Services>,
     config: SandboxConfig,
     loaded: RwLock<HashMap<String, Arc<LoadedExtension>>>,
     ticker_stop: Arc<AtomicBool>,
@@ -55,7 +60,8 @@ impl Sandbox {
         wasm.consume_fuel(true)
             .epoch_interruption(true)
             .wasm_component_model(true)
-            .max_wasm_stack(512 * 1024);
+            .max_wasm_stack(512 * 1024)
+            .wasm_backtrace_max_frames(if config.wasm_backtraces { NonZeroUsize::new(20) } else { None });
         let slots = config.max_instances.max(1);
         let mut pool = PoolingAllocationConfig::default();
         pool.total_component_instances(slots)
@@ -77,7 +83,7 @@ impl Sandbox {
         Ok(Sandbox {
             engine,
             linker,
-            services,
+            services: Arc::new(services),
             config,
             loaded: RwLock::new(HashMap::new()),
             ticker_stop,

@@ -14,7 +14,16 @@ use std::sync::{Arc, Mutex};
 
 /// Publishes events to the kernel's bus (the durable log).
 pub trait EventPublisher: Send + Sync {
+    /// Publishes and waits until the event is durable (an extension's own
+    /// publish: the guest gets the id back only after this).
     fn publish(&self, event: Event) -> Result<(), String>;
+    /// Publishes without waiting (the kernel's own notices, such as
+    /// `extension.error`, whose durable record is the audit entry).
+    fn publish_later(&self, event: Event) {
+        if let Err(e) = self.publish(event) {
+            tracing::error!("cannot publish an event: {e}");
+        }
+    }
 }
 
 /// Told when the sandbox quarantines an extension, so the quarantine is

@@ -16,7 +16,7 @@ use crate::services::Services;
 pub(crate) struct HostState {
     pub extension: Arc<str>,
     pub actor: Actor,
-    pub services: Services,
+    pub services: Arc<Services>,
     pub memory: MemoryCap,
     /// The first host call refused by the gate during this call, if any.
     pub violation: Option<Stop>,
@@ -25,7 +25,7 @@ pub(crate) struct HostState {
 }
 
 impl HostState {
-    pub fn new(extension: Arc<str>, services: Services, memory_mb: u64) -> HostState {
+    pub fn new(extension: Arc<str>, services: Arc<Services>, memory_mb: u64) -> HostState {
         HostState {
             actor: Actor::extension(&extension),
             extension,

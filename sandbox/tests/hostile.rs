@@ -58,9 +58,8 @@ async fn kernel_with_both() -> Kernel {
 /// its audit entry, its stored record and its `extension.error` event.
 async fn expect_stopped(kernel: &Kernel, extension: &str, command: &str, kind: &str) -> Stop {
     assert_eq!(kernel.command(extension, "ping", &[]).await.unwrap(), "pong", "healthy before '{command}'");
-    let started = std::time::Instant::now();
+    let head = kernel.bus.head().await.unwrap();
     let err = kernel.command(extension, command, &[]).await.unwrap_err();
-    eprintln!("{command}: stopped after {:?}", started.elapsed());
     let stop = match err {
         SandboxError::Stopped { extension: ref who, ref stop } => {
             assert_eq!(who, extension);
@@ -85,12 +84,9 @@ async fn expect_stopped(kernel: &Kernel, extension: &str, command: &str, kind: &
         .unwrap_or_else(|| panic!("no audit entry for '{command}'"));
     assert!(entry.detail.contains(kind), "{}", entry.detail);
     assert!(kernel.stored_quarantine(extension).await, "quarantine of '{command}' not stored");
-    let events = kernel.events().await;
-    let event = events
-        .iter()
-        .rev()
-        .find(|e| e.event_type == "extension.error")
-        .unwrap_or_else(|| panic!("no extension.error event for '{command}'"));
+    let event = kernel
+        .wait_for_event(head, |e| e.event_type == "extension.error" && e.data["kind"] == kind && e.data["call"] == "run-command")
+        .await;
     assert_eq!(event.data["extension"], extension);
     assert_eq!(event.data["kind"], kind);
     assert_eq!(event.source.extension.as_deref(), Some(extension));

@@ -65,7 +65,13 @@ pub(crate) async fn append_batch(
     if batch.is_empty() {
         return Ok(Vec::new());
     }
-    let mut tx = pool.begin().await?;
+    // SQLite: take the write lock up front; a deferred transaction that reads
+    // the chain head and then writes fails at once (not after busy_timeout)
+    // if another connection wrote in between.
+    let mut tx = match engine {
+        Engine::Sqlite => pool.begin_with("BEGIN IMMEDIATE").await?,
+        Engine::Postgres => pool.begin().await?,
+    };
     if engine == Engine::Postgres {
         sqlx::query("SELECT 1 AS locked FROM (SELECT pg_advisory_xact_lock($1)) AS l")
             .bind(PG_AUDIT_LOCK)

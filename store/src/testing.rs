@@ -122,3 +122,28 @@ pub async fn drop_pg_database(name: &str) {
             .await;
     }
 }
+
+/// Makes two `#[tokio::test]`s of each `async fn case(&TestDb)`: one on a
+/// fresh SQLite database (module `sqlite`), one on a fresh PostgreSQL
+/// database (module `postgres`). Use at the root of a test file.
+#[macro_export]
+macro_rules! on_both_engines {
+    ($($case:ident),* $(,)?) => {
+        mod sqlite {
+            $(#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn $case() {
+                let db = $crate::testing::TestDb::new($crate::Engine::Sqlite).await;
+                super::$case(&db).await;
+                db.cleanup().await;
+            })*
+        }
+        mod postgres {
+            $(#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn $case() {
+                let db = $crate::testing::TestDb::new($crate::Engine::Postgres).await;
+                super::$case(&db).await;
+                db.cleanup().await;
+            })*
+        }
+    };
+}

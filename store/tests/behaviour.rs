@@ -7,26 +7,7 @@ use magflock_store::{Engine, GENESIS_HASH, SessionRow, Store, StoreError, now_mi
 use magflock_types::{ActorKind, AuditFilter, NewAuditEntry, NewUser, Outcome, Role};
 use sqlx::Executor;
 
-macro_rules! on_both_engines {
-    ($($case:ident),* $(,)?) => {
-        mod sqlite {
-            $(#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-            async fn $case() {
-                let db = magflock_store::testing::TestDb::new(magflock_store::Engine::Sqlite).await;
-                super::$case(&db).await;
-                db.cleanup().await;
-            })*
-        }
-        mod postgres {
-            $(#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-            async fn $case() {
-                let db = magflock_store::testing::TestDb::new(magflock_store::Engine::Postgres).await;
-                super::$case(&db).await;
-                db.cleanup().await;
-            })*
-        }
-    };
-}
+use magflock_store::on_both_engines;
 
 on_both_engines!(
     first_owner_is_created_once,

@@ -46,6 +46,10 @@ impl Extension for Steady {
     }
 
     fn handle_hook(hook: Hook) -> Result<HookOutcome, String> {
+        if hook.name == "health_check_report" {
+            host::system_metrics::gauge("steady.healthy", 1.0)?;
+            return Ok(HookOutcome::Allow);
+        }
         if hook.name != "wrap_request" {
             return Ok(HookOutcome::Allow);
         }

@@ -132,6 +132,19 @@ impl Kernel {
             .collect()
     }
 
+    /// Waits (up to 5 s) for an event matching `wanted`, published after
+    /// sequence number `after`.
+    pub async fn wait_for_event(&self, after: u64, wanted: impl Fn(&Event) -> bool) -> Event {
+        for _ in 0..100 {
+            let logged = self.bus.replay(ReplayFrom::Seq(after + 1), 10_000).await.unwrap();
+            if let Some(found) = logged.into_iter().find(|l| wanted(&l.event)) {
+                return found.event;
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+        }
+        panic!("the expected event was never published");
+    }
+
     /// Waits (up to 5 s) until the stored policy of `extension` says quarantined.
     pub async fn stored_quarantine(&self, extension: &str) -> bool {
         use magflock_kernel::policy_store::PolicyStore;
