@@ -38,6 +38,7 @@ pub mod bindings {
 
 mod event;
 mod hook;
+pub mod payloads;
 pub mod view;
 
 pub use event::{Event, EventContext, EventSource};
@@ -123,6 +124,7 @@ pub trait Extension {
 /// Everything an extension usually needs.
 pub mod prelude {
     pub use crate::host;
+    pub use crate::payloads;
     pub use crate::view::{self, View};
     pub use crate::{
         Event, Extension, HealthReport, HealthStatus, Hook, HookOutcome, HttpRequest,

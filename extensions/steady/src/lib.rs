@@ -53,16 +53,12 @@ impl Extension for Steady {
         if hook.name != "wrap_request" {
             return Ok(HookOutcome::Allow);
         }
-        let forbidden = hook
-            .payload
-            .get("headers")
-            .and_then(|h| h.get("x-forbidden"))
-            .is_some();
-        if forbidden {
+        let mut request: payloads::WrapRequest = hook.payload_as()?;
+        if request.headers.contains_key("x-forbidden") {
             return Ok(HookOutcome::Deny("the x-forbidden header is not allowed".into()));
         }
-        let mut payload = hook.payload;
-        payload["tagged_by"] = "magflock/steady".into();
+        request.tagged_by = Some("magflock/steady".into());
+        let payload = serde_json::to_value(&request).map_err(|e| e.to_string())?;
         Ok(HookOutcome::Modify(payload))
     }
 
