@@ -25,11 +25,27 @@ pub struct Config {
     /// `MAGFLOCK_SECURE_COOKIES`: force the Secure cookie flag (default: on when
     /// the public URL is https).
     pub secure_cookies: bool,
+    /// `MAGFLOCK_DATA_DIR` (default `data`): compiled-component cache and the
+    /// extensions' private folders.
+    pub data_dir: std::path::PathBuf,
+    /// `MAGFLOCK_EVENT_RETENTION_DAYS` (default 7): how long bus events are kept.
+    pub event_retention_days: u32,
 }
 
 /// Reads one environment variable (unset or empty → `None`).
 fn var(name: &str) -> Option<String> {
     std::env::var(name).ok().filter(|v| !v.trim().is_empty())
+}
+
+/// A whole number of days from 1 to 3650.
+pub fn parse_days(setting: &str, raw: &str) -> Result<u32, StartError> {
+    match raw.trim().parse::<u32>() {
+        Ok(days) if (1..=3650).contains(&days) => Ok(days),
+        _ => Err(StartError::config(
+            setting,
+            format!("'{}' is not a number of days from 1 to 3650", raw.trim()),
+        )),
+    }
 }
 
 pub fn parse_bool(setting: &str, raw: &str) -> Result<bool, StartError> {
@@ -78,12 +94,19 @@ impl Config {
             .map(|v| parse_bool("MAGFLOCK_SECURE_COOKIES", &v))
             .transpose()?
             .unwrap_or(https);
+        let data_dir = var("MAGFLOCK_DATA_DIR").unwrap_or_else(|| "data".into()).into();
+        let event_retention_days = var("MAGFLOCK_EVENT_RETENTION_DAYS")
+            .map(|v| parse_days("MAGFLOCK_EVENT_RETENTION_DAYS", &v))
+            .transpose()?
+            .unwrap_or(7);
         Ok(Config {
             database_url,
             leptos,
             public_origin,
             trust_proxy,
             secure_cookies,
+            data_dir,
+            event_retention_days,
         })
     }
 
@@ -103,6 +126,15 @@ fn leptos_toml_setting(path: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn retention_days_are_bounded() {
+        assert_eq!(parse_days("D", " 30 ").unwrap(), 30);
+        for bad in ["0", "3651", "-1", "week"] {
+            let err = parse_days("MAGFLOCK_EVENT_RETENTION_DAYS", bad).unwrap_err().to_string();
+            assert!(err.contains("MAGFLOCK_EVENT_RETENTION_DAYS") && err.contains(bad), "{err}");
+        }
+    }
 
     #[test]
     fn bools_and_origins() {

@@ -10,6 +10,7 @@ pub mod cli;
 pub mod config;
 pub mod error;
 pub mod http_layers;
+pub mod kernel_host;
 pub mod serve;
 pub mod sessions;
 

@@ -7,6 +7,7 @@
 
 use crate::cli::create_account_from_env;
 use crate::http_layers::{self, LayerConfig};
+use crate::kernel_host::KernelHost;
 use crate::sessions::DbSessionStore;
 use crate::{Config, StartError};
 use axum::Router;
@@ -35,6 +36,8 @@ pub struct Running {
     /// True while no account exists (the first visitor creates the owner).
     pub setup_needed: bool,
     pub store: Arc<dyn Store>,
+    /// The extension kernel (policy gate, bus, sandbox).
+    pub kernel: Arc<KernelHost>,
     shutdown: oneshot::Sender<()>,
     task: tokio::task::JoinHandle<std::io::Result<()>>,
 }
@@ -62,7 +65,7 @@ impl Running {
 }
 
 /// Opens the control-plane store named by `DATABASE_URL`.
-pub async fn open_store(database_url: &str) -> Result<Arc<dyn Store>, StartError> {
+pub async fn open_store(database_url: &str) -> Result<Arc<SqlStore>, StartError> {
     match SqlStore::open(database_url).await {
         Ok(store) => Ok(Arc::new(store)),
         Err(StoreError::Unavailable(problem)) => Err(StartError::config(
@@ -77,7 +80,9 @@ pub async fn open_store(database_url: &str) -> Result<Arc<dyn Store>, StartError
 }
 
 pub async fn start(config: Config) -> Result<Running, StartError> {
-    let store = open_store(&config.database_url).await?;
+    let sql_store = open_store(&config.database_url).await?;
+    let kernel = Arc::new(KernelHost::start(sql_store.clone(), &config).await?);
+    let store: Arc<dyn Store> = sql_store;
     create_account_from_env(store.as_ref()).await?;
     let (settings, bad) = Settings::from_pairs(&store.settings_all().await?);
     for key in bad {
@@ -147,6 +152,7 @@ pub async fn start(config: Config) -> Result<Running, StartError> {
         addr,
         setup_needed,
         store,
+        kernel,
         shutdown,
         task,
     })

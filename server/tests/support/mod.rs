@@ -35,7 +35,15 @@ pub fn config_for(database_url: &str) -> Config {
         public_origin: None,
         trust_proxy: false,
         secure_cookies: false,
+        data_dir: std::env::temp_dir().join(format!("magflock-test-{}", uuid_like())),
+        event_retention_days: 7,
     }
+}
+
+fn uuid_like() -> String {
+    use std::sync::atomic::{AtomicU64, Ordering};
+    static NEXT: AtomicU64 = AtomicU64::new(0);
+    format!("{}-{}", std::process::id(), NEXT.fetch_add(1, Ordering::Relaxed))
 }
 
 impl TestServer {
