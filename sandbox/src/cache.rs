@@ -4,7 +4,9 @@
 //! component's SHA-256, so a changed component or engine never loads a stale
 //! artifact; artifacts are written atomically (temporary file, then rename);
 //! only files this cache wrote are ever deserialised (packages never ship
-//! precompiled code); an unreadable artifact is recompiled, not trusted.
+//! precompiled code); an unreadable artifact is recompiled, not trusted;
+//! artifacts are read into memory, never mapped, so changing a file on disk
+//! cannot crash a running kernel.
 
 use sha2::{Digest, Sha256};
 use std::hash::{DefaultHasher, Hash, Hasher};
@@ -25,11 +27,14 @@ pub(crate) fn compile(engine: &Engine, wasm: &[u8], cache_dir: Option<&Path>) ->
         hex::encode(Sha256::digest(wasm)),
         hasher.finish()
     ));
-    if file.is_file() {
+    // Read into memory rather than mapping the file: a mapped artifact that
+    // is truncated or rewritten in place would crash the process (SIGBUS).
+    if let Ok(bytes) = std::fs::read(&file) {
         // SAFETY: the file is in the kernel's own cache directory and was
         // written by `precompile_component` below for this engine's
-        // configuration (its name carries the compatibility hash).
-        match unsafe { Component::deserialize_file(engine, &file) } {
+        // configuration (its name carries the compatibility hash); wasmtime
+        // checks the header and refuses an artifact that is not one.
+        match unsafe { Component::deserialize(engine, &bytes) } {
             Ok(component) => return Ok(component),
             Err(e) => tracing::warn!(file = %file.display(), "recompiling a cached component: {e}"),
         }

@@ -59,6 +59,10 @@ pub struct Kernel {
 
 impl Kernel {
     pub async fn new() -> Kernel {
+        Kernel::with_config(SandboxConfig::default()).await
+    }
+
+    pub async fn with_config(config: SandboxConfig) -> Kernel {
         let db = TestDb::new(Engine::Sqlite).await;
         let store = Arc::new(SqlStore::open(&db.url).await.expect("open store"));
         let audit = AuditWriter::spawn(store.clone() as Arc<dyn Store>);
@@ -81,7 +85,7 @@ impl Kernel {
             temp_root: temp_root.path().join("tmp"),
             data_root: temp_root.path().join("data"),
         };
-        let sandbox = Arc::new(Sandbox::new(services, SandboxConfig::default()).expect("sandbox"));
+        let sandbox = Arc::new(Sandbox::new(services, config).expect("sandbox"));
         Kernel { db, store, audit, bus, gate, policy, metrics, scheduler, sandbox, temp_root }
     }
 
