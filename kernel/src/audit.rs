@@ -53,7 +53,13 @@ impl Actor {
     }
 
     /// An entry by this actor; `detail` must be a JSON object without secrets.
-    pub fn entry(&self, action: &str, target: Option<&str>, outcome: Outcome, detail: Value) -> NewAuditEntry {
+    pub fn entry(
+        &self,
+        action: &str,
+        target: Option<&str>,
+        outcome: Outcome,
+        detail: Value,
+    ) -> NewAuditEntry {
         NewAuditEntry {
             actor_kind: self.kind,
             actor_id: self.id.clone(),

@@ -28,7 +28,10 @@ pub const HOST_INTERFACES: &[(&str, Option<Capability>)] = &[
     ("ui-widgets", Some(Capability::UiRegisterWidget)),
     ("ui-panels", Some(Capability::UiRegisterPanel)),
     ("ui-schema", Some(Capability::UiModifySchema)),
-    ("realtime-channels", Some(Capability::RealtimeRegisterChannel)),
+    (
+        "realtime-channels",
+        Some(Capability::RealtimeRegisterChannel),
+    ),
     ("realtime-broadcast", Some(Capability::RealtimeBroadcast)),
     ("auth-roles", Some(Capability::AuthModifyRoles)),
     ("auth-audit", Some(Capability::AuthAuditAccess)),

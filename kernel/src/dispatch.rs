@@ -73,9 +73,11 @@ impl Dispatcher {
     /// Dispatches `hook` with a JSON `payload`.
     pub fn dispatch(&self, hook: &str, payload: &str) -> Result<Dispatched, KernelError> {
         let spec = hooks::find(hook).ok_or_else(|| KernelError::UnknownHook(hook.to_string()))?;
-        serde_json::from_str::<serde_json::Value>(payload).map_err(|e| KernelError::BadPayload {
-            hook: hook.to_string(),
-            problem: e.to_string(),
+        serde_json::from_str::<serde_json::Value>(payload).map_err(|e| {
+            KernelError::BadPayload {
+                hook: hook.to_string(),
+                problem: e.to_string(),
+            }
         })?;
         let handlers: Vec<(String, FailurePolicy)> = {
             let registry = self.registry.read().expect("registry lock");
@@ -103,12 +105,19 @@ impl Dispatcher {
                     .record(actor.entry("extension.hook_run", Some(hook), outcome, detail));
             };
             match (spec.kind, result) {
-                (HookKind::Filter, Ok(HookOutcome::Allow)) | (HookKind::Action, Ok(HookOutcome::Allow)) => {
-                    audit(Outcome::Success, json!({"result": "allow", "micros": micros}));
+                (HookKind::Filter, Ok(HookOutcome::Allow))
+                | (HookKind::Action, Ok(HookOutcome::Allow)) => {
+                    audit(
+                        Outcome::Success,
+                        json!({"result": "allow", "micros": micros}),
+                    );
                 }
                 (HookKind::Filter, Ok(HookOutcome::Modify(next))) => {
                     if serde_json::from_str::<serde_json::Value>(&next).is_err() {
-                        audit(Outcome::Failure, json!({"result": "invalid_modification", "micros": micros}));
+                        audit(
+                            Outcome::Failure,
+                            json!({"result": "invalid_modification", "micros": micros}),
+                        );
                         if failure == FailurePolicy::Closed {
                             return Ok(Dispatched::Denied {
                                 extension,
@@ -117,31 +126,45 @@ impl Dispatcher {
                         }
                         continue;
                     }
-                    audit(Outcome::Success, json!({"result": "modify", "micros": micros}));
+                    audit(
+                        Outcome::Success,
+                        json!({"result": "modify", "micros": micros}),
+                    );
                     payload = next;
                 }
                 (HookKind::Filter, Ok(HookOutcome::Deny(reason))) => {
-                    audit(Outcome::Denied, json!({"result": "deny", "reason": reason, "micros": micros}));
+                    audit(
+                        Outcome::Denied,
+                        json!({"result": "deny", "reason": reason, "micros": micros}),
+                    );
                     return Ok(Dispatched::Denied { extension, reason });
                 }
                 (HookKind::Action, Ok(other)) => {
-                    audit(Outcome::Failure, json!({
-                        "result": "ignored",
-                        "error": format!("an action hook cannot change the outcome (returned {other:?})"),
-                        "micros": micros,
-                    }));
+                    audit(
+                        Outcome::Failure,
+                        json!({
+                            "result": "ignored",
+                            "error": format!("an action hook cannot change the outcome (returned {other:?})"),
+                            "micros": micros,
+                        }),
+                    );
                 }
                 (kind, Err(error)) => {
                     let closed = kind == HookKind::Filter && failure == FailurePolicy::Closed;
-                    audit(Outcome::Failure, json!({
-                        "result": if closed { "failed_closed" } else { "failed_open" },
-                        "error": error,
-                        "micros": micros,
-                    }));
+                    audit(
+                        Outcome::Failure,
+                        json!({
+                            "result": if closed { "failed_closed" } else { "failed_open" },
+                            "error": error,
+                            "micros": micros,
+                        }),
+                    );
                     if closed {
                         return Ok(Dispatched::Denied {
                             extension,
-                            reason: format!("the extension failed and its filter fails closed: {error}"),
+                            reason: format!(
+                                "the extension failed and its filter fails closed: {error}"
+                            ),
                         });
                     }
                 }

@@ -1,6 +1,6 @@
 //! Events: the seed's schema, subscription patterns and the capability rule for
-//! receiving an event. (The durable log that stores and delivers them comes with
-//! the event bus.)
+//! receiving an event. (The durable log that stores and delivers them is the
+//! event bus, [`crate::bus`].)
 //!
 //! Guarantees: an event serialises to exactly the specification's JSON shape
 //! (`event_id`, `event_type`, `timestamp`, `source{component, extension}`, `data`,
@@ -50,7 +50,7 @@ pub enum EventError {
     BadPattern(String),
 }
 
-fn check_type(event_type: &str) -> Result<(), EventError> {
+pub(crate) fn check_type(event_type: &str) -> Result<(), EventError> {
     let mut parts = event_type.split('.');
     let category = parts.next().unwrap_or_default();
     let rest: Vec<&str> = parts.collect();
@@ -115,6 +115,17 @@ pub enum Pattern {
     All,
     Category(String),
     Exact(String),
+}
+
+/// The pattern as written: `*`, `<category>.*` or the event type.
+impl std::fmt::Display for Pattern {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Pattern::All => f.write_str("*"),
+            Pattern::Category(c) => write!(f, "{c}.*"),
+            Pattern::Exact(t) => f.write_str(t),
+        }
+    }
 }
 
 impl Pattern {

@@ -49,7 +49,9 @@ pub enum Status {
     Enabled,
     Disabled,
     /// Stopped by the kernel after a violation or crash; `reason` says which.
-    Quarantined { reason: String },
+    Quarantined {
+        reason: String,
+    },
 }
 
 /// Everything the gate knows about one extension; also the durable record.
@@ -373,7 +375,10 @@ hosts = ["api.acme.test", "*.cdn.test"]
         let gate = gate();
         gate.grant("acme/report", Grant::new(Capability::DatabaseRead))
             .unwrap();
-        assert!(gate.revoke("acme/report", Capability::DatabaseRead).unwrap());
+        assert!(
+            gate.revoke("acme/report", Capability::DatabaseRead)
+                .unwrap()
+        );
         assert_eq!(
             gate.check("acme/report", Capability::DatabaseRead),
             Err(Denial::NotGranted)

@@ -33,7 +33,11 @@ pub struct Policy {
 }
 
 impl Policy {
-    pub fn new(gate: Arc<PolicyGate>, store: Arc<dyn PolicyStore>, audit: Arc<dyn AuditSink>) -> Policy {
+    pub fn new(
+        gate: Arc<PolicyGate>,
+        store: Arc<dyn PolicyStore>,
+        audit: Arc<dyn AuditSink>,
+    ) -> Policy {
         Policy { gate, store, audit }
     }
 
@@ -50,20 +54,41 @@ impl Policy {
         Ok(restored)
     }
 
-    pub async fn grant(&self, extension: &str, grant: Grant, by: &Actor) -> Result<(), KernelError> {
-        let detail = json!({ "extension": extension, "capability": grant.capability, "hosts": grant.hosts });
+    pub async fn grant(
+        &self,
+        extension: &str,
+        grant: Grant,
+        by: &Actor,
+    ) -> Result<(), KernelError> {
+        let detail =
+            json!({ "extension": extension, "capability": grant.capability, "hosts": grant.hosts });
         let capability = grant.capability;
-        self.change(extension, by, "extension.capability_granted", Some(capability), detail, |gate| {
-            gate.grant(extension, grant)
-        })
+        self.change(
+            extension,
+            by,
+            "extension.capability_granted",
+            Some(capability),
+            detail,
+            |gate| gate.grant(extension, grant),
+        )
         .await
     }
 
-    pub async fn revoke(&self, extension: &str, capability: Capability, by: &Actor) -> Result<(), KernelError> {
+    pub async fn revoke(
+        &self,
+        extension: &str,
+        capability: Capability,
+        by: &Actor,
+    ) -> Result<(), KernelError> {
         let detail = json!({ "extension": extension, "capability": capability });
-        self.change(extension, by, "extension.capability_revoked", Some(capability), detail, |gate| {
-            gate.revoke(extension, capability).map(|_| ())
-        })
+        self.change(
+            extension,
+            by,
+            "extension.capability_revoked",
+            Some(capability),
+            detail,
+            |gate| gate.revoke(extension, capability).map(|_| ()),
+        )
         .await
     }
 
@@ -71,14 +96,18 @@ impl Policy {
     pub async fn enable(&self, extension: &str, by: &Actor) -> Result<(), KernelError> {
         let before = self.gate.status(extension);
         let detail = json!({ "extension": extension, "previous": before });
-        self.change(extension, by, "extension.enabled", None, detail, |gate| gate.enable(extension))
-            .await
+        self.change(extension, by, "extension.enabled", None, detail, |gate| {
+            gate.enable(extension)
+        })
+        .await
     }
 
     pub async fn disable(&self, extension: &str, by: &Actor) -> Result<(), KernelError> {
         let detail = json!({ "extension": extension });
-        self.change(extension, by, "extension.disabled", None, detail, |gate| gate.disable(extension))
-            .await
+        self.change(extension, by, "extension.disabled", None, detail, |gate| {
+            gate.disable(extension)
+        })
+        .await
     }
 
     /// Stores a quarantine the sandbox already applied to the gate.
@@ -103,9 +132,14 @@ impl Policy {
             .snapshot(extension)
             .ok_or_else(|| KernelError::UnknownExtension(extension.to_string()))?;
         if let Err(err) = apply(&self.gate) {
-            self.audit.record(by.entry(action, Some(extension), Outcome::Failure, json!({
-                "extension": extension, "capability": capability, "error": err.to_string(),
-            })));
+            self.audit.record(by.entry(
+                action,
+                Some(extension),
+                Outcome::Failure,
+                json!({
+                    "extension": extension, "capability": capability, "error": err.to_string(),
+                }),
+            ));
             self.audit.flush().await?;
             return Err(err);
         }
@@ -114,7 +148,8 @@ impl Policy {
             self.gate.restore(&before)?;
             return Err(err);
         }
-        self.audit.record(by.entry(action, Some(extension), Outcome::Success, detail));
+        self.audit
+            .record(by.entry(action, Some(extension), Outcome::Success, detail));
         self.audit.flush().await
     }
 

@@ -37,21 +37,39 @@ fn native_handler(kernel: &Kernel, payload: &str) -> bool {
 
 fn rss_bytes() -> u64 {
     let statm = std::fs::read_to_string("/proc/self/statm").unwrap_or_default();
-    let pages: u64 = statm.split_whitespace().nth(1).and_then(|p| p.parse().ok()).unwrap_or(0);
+    let pages: u64 = statm
+        .split_whitespace()
+        .nth(1)
+        .and_then(|p| p.parse().ok())
+        .unwrap_or(0);
     pages * 4096
 }
 
 fn main() {
-    let runtime = tokio::runtime::Builder::new_multi_thread().worker_threads(1).enable_all().build().unwrap();
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(1)
+        .enable_all()
+        .build()
+        .unwrap();
     let kernel = runtime.block_on(async {
         let kernel = Kernel::new().await;
-        kernel.install_enabled(parse(&manifest_text("steady")), "magflock-ext-steady").await;
-        kernel.install_enabled(parse(&manifest_text("hostile")), "magflock-ext-hostile").await;
-        kernel.policy.grant(STEADY, Grant::new(Capability::SystemMetrics), &admin()).await.unwrap();
+        kernel
+            .install_enabled(parse(&manifest_text("steady")), "magflock-ext-steady")
+            .await;
+        kernel
+            .install_enabled(parse(&manifest_text("hostile")), "magflock-ext-hostile")
+            .await;
+        kernel
+            .policy
+            .grant(STEADY, Grant::new(Capability::SystemMetrics), &admin())
+            .await
+            .unwrap();
         kernel
     });
     let mut registry = Registry::new();
-    registry.register(parse(&manifest_text("steady")), "steady/magflock.toml").unwrap();
+    registry
+        .register(parse(&manifest_text("steady")), "steady/magflock.toml")
+        .unwrap();
     let dispatcher = Dispatcher::new(
         Arc::new(RwLock::new(registry)),
         kernel.gate.clone(),
@@ -67,15 +85,35 @@ fn main() {
         .warm_up_time(Duration::from_secs(1))
         .configure_from_args();
     let mut group = c.benchmark_group("hook_round_trip");
-    group.bench_function("native_floor", |b| b.iter(|| black_box(native_handler(&kernel, black_box("{}")))));
+    group.bench_function("native_floor", |b| {
+        b.iter(|| black_box(native_handler(&kernel, black_box("{}"))))
+    });
     group.bench_function("dispatch_warm_instance", |b| {
-        b.iter(|| black_box(dispatcher.dispatch("health_check_report", black_box("{}")).unwrap()))
+        b.iter(|| {
+            black_box(
+                dispatcher
+                    .dispatch("health_check_report", black_box("{}"))
+                    .unwrap(),
+            )
+        })
     });
     group.bench_function("guest_call_warm_instance", |b| {
-        b.iter(|| black_box(steady.handle_hook("health_check_report", "{}", CallMode::Warm).unwrap()))
+        b.iter(|| {
+            black_box(
+                steady
+                    .handle_hook("health_check_report", "{}", CallMode::Warm)
+                    .unwrap(),
+            )
+        })
     });
     group.bench_function("guest_call_fresh_instance", |b| {
-        b.iter(|| black_box(steady.handle_hook("health_check_report", "{}", CallMode::Fresh).unwrap()))
+        b.iter(|| {
+            black_box(
+                steady
+                    .handle_hook("health_check_report", "{}", CallMode::Fresh)
+                    .unwrap(),
+            )
+        })
     });
     group.bench_function("violation_trap_quarantine_audit", |b| {
         b.iter_custom(|iterations| {
@@ -98,16 +136,28 @@ fn main() {
     let before = rss_bytes();
     let copies = 20;
     for i in 0..copies {
-        let text = manifest_text("steady").replace("id = \"magflock/steady\"", &format!("id = \"magflock/steady-{i}\""));
-        kernel.sandbox.load(parse(&text), &guest_wasm("magflock-ext-steady")).unwrap();
+        let text = manifest_text("steady").replace(
+            "id = \"magflock/steady\"",
+            &format!("id = \"magflock/steady-{i}\""),
+        );
+        kernel
+            .sandbox
+            .load(parse(&text), &guest_wasm("magflock-ext-steady"))
+            .unwrap();
     }
     let per_loaded = (rss_bytes().saturating_sub(before)) / copies;
     let before = rss_bytes();
     let instances = 100;
     steady.prewarm(instances).unwrap();
     let per_instance = (rss_bytes().saturating_sub(before)) / instances as u64;
-    println!("memory/loaded_extension: {} KiB (RSS growth per load of a 190 KB component, {copies} loads)", per_loaded / 1024);
-    println!("memory/live_instance: {} KiB (RSS growth per warm instance, {instances} instances)", per_instance / 1024);
+    println!(
+        "memory/loaded_extension: {} KiB (RSS growth per load of a 190 KB component, {copies} loads)",
+        per_loaded / 1024
+    );
+    println!(
+        "memory/live_instance: {} KiB (RSS growth per warm instance, {instances} instances)",
+        per_instance / 1024
+    );
 
     c.final_summary();
 }

@@ -16,7 +16,11 @@ use wasmtime::component::Component;
 
 use crate::SandboxError;
 
-pub(crate) fn compile(engine: &Engine, wasm: &[u8], cache_dir: Option<&Path>) -> Result<Component, SandboxError> {
+pub(crate) fn compile(
+    engine: &Engine,
+    wasm: &[u8],
+    cache_dir: Option<&Path>,
+) -> Result<Component, SandboxError> {
     let Some(dir) = cache_dir else {
         return Component::new(engine, wasm).map_err(invalid);
     };

@@ -55,7 +55,10 @@ impl EventDelivery {
             }
             let id = loaded.id().to_string();
             let gate = &self.sandbox.services().gate;
-            if gate.check(&id, Capability::RealtimeSubscribeEvents).is_err() {
+            if gate
+                .check(&id, Capability::RealtimeSubscribeEvents)
+                .is_err()
+            {
                 continue;
             }
             let subscriber = subscriber_id(&id);
@@ -63,10 +66,18 @@ impl EventDelivery {
             let stale = self.registered.lock().expect("delivery lock").get(&id) != Some(&granted);
             if stale {
                 self.bus
-                    .subscribe(&subscriber, &manifest.subscriptions, &granted, StartAt::Latest)
+                    .subscribe(
+                        &subscriber,
+                        &manifest.subscriptions,
+                        &granted,
+                        StartAt::Latest,
+                    )
                     .await
                     .map_err(|e| SandboxError::Internal(format!("subscribing {id}: {e}")))?;
-                self.registered.lock().expect("delivery lock").insert(id.clone(), granted);
+                self.registered
+                    .lock()
+                    .expect("delivery lock")
+                    .insert(id.clone(), granted);
             }
             let deliveries = self
                 .bus
@@ -94,7 +105,9 @@ impl EventDelivery {
                         break;
                     }
                 };
-                recorded.map_err(|e| SandboxError::Internal(format!("recording delivery to {id}: {e}")))?;
+                recorded.map_err(|e| {
+                    SandboxError::Internal(format!("recording delivery to {id}: {e}"))
+                })?;
             }
         }
         Ok(round)

@@ -13,16 +13,26 @@ pub enum Stop {
         denial: Denial,
     },
     /// The fuel budget (CPU per call) ran out.
-    CpuBudget { fuel: u64 },
+    CpuBudget {
+        fuel: u64,
+    },
     /// The wall-clock deadline passed.
-    Deadline { deadline_ms: u64 },
+    Deadline {
+        deadline_ms: u64,
+    },
     /// The guest tried to grow its memory past its cap.
-    MemoryLimit { requested_bytes: u64, cap_bytes: u64 },
+    MemoryLimit {
+        requested_bytes: u64,
+        cap_bytes: u64,
+    },
     StackOverflow,
     /// The guest panicked (Rust panics abort to an `unreachable` trap).
     Panic,
     /// A result larger than the kernel accepts.
-    ResultTooLarge { bytes: u64, limit: u64 },
+    ResultTooLarge {
+        bytes: u64,
+        limit: u64,
+    },
     /// Any other trap.
     Crash(String),
 }
@@ -51,7 +61,9 @@ impl std::fmt::Display for Stop {
                 call,
                 denial,
             } => write!(f, "called {call} ({capability}) but {denial}"),
-            Stop::CpuBudget { fuel } => write!(f, "used its whole CPU budget ({fuel} fuel) in one call"),
+            Stop::CpuBudget { fuel } => {
+                write!(f, "used its whole CPU budget ({fuel} fuel) in one call")
+            }
             Stop::Deadline { deadline_ms } => write!(f, "ran past its {deadline_ms} ms deadline"),
             Stop::MemoryLimit {
                 requested_bytes,

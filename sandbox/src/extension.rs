@@ -78,7 +78,11 @@ impl ResultSize for types::HookOutcome {
 }
 impl ResultSize for HttpResponse {
     fn size(&self) -> u64 {
-        let headers: usize = self.headers.iter().map(|h| h.name.len() + h.value.len()).sum();
+        let headers: usize = self
+            .headers
+            .iter()
+            .map(|h| h.name.len() + h.value.len())
+            .sum();
         (self.body.len() + headers) as u64
     }
 }
@@ -154,15 +158,23 @@ impl LoadedExtension {
         self.guest_result("uninstall", CallMode::Fresh, |g, s| g.call_uninstall(s))
     }
     pub fn health_check(&self) -> Result<HealthReport, SandboxError> {
-        self.call("health-check", CallMode::Warm, |g, s| g.call_health_check(s))
+        self.call("health-check", CallMode::Warm, |g, s| {
+            g.call_health_check(s)
+        })
     }
 
-    pub fn handle_hook(&self, hook: &str, payload: &str, mode: CallMode) -> Result<HookOutcome, SandboxError> {
+    pub fn handle_hook(
+        &self,
+        hook: &str,
+        payload: &str,
+        mode: CallMode,
+    ) -> Result<HookOutcome, SandboxError> {
         let call = types::HookCall {
             hook: hook.to_string(),
             payload: payload.to_string(),
         };
-        let outcome = self.guest_result("handle-hook", mode, |g, s| g.call_handle_hook(s, &call))?;
+        let outcome =
+            self.guest_result("handle-hook", mode, |g, s| g.call_handle_hook(s, &call))?;
         Ok(match outcome {
             types::HookOutcome::Allow => HookOutcome::Allow,
             types::HookOutcome::Deny(reason) => HookOutcome::Deny(reason),
@@ -171,19 +183,32 @@ impl LoadedExtension {
     }
 
     pub fn handle_event(&self, event_json: &str) -> Result<(), SandboxError> {
-        self.guest_result("handle-event", CallMode::Warm, |g, s| g.call_handle_event(s, event_json))
+        self.guest_result("handle-event", CallMode::Warm, |g, s| {
+            g.call_handle_event(s, event_json)
+        })
     }
 
     pub fn handle_request(&self, request: &HttpRequest) -> Result<HttpResponse, SandboxError> {
-        self.guest_result("handle-request", CallMode::Warm, |g, s| g.call_handle_request(s, request))
+        self.guest_result("handle-request", CallMode::Warm, |g, s| {
+            g.call_handle_request(s, request)
+        })
     }
 
     pub fn render_widget(&self, widget: &str, props: &str) -> Result<String, SandboxError> {
-        self.guest_result("render-widget", CallMode::Warm, |g, s| g.call_render_widget(s, widget, props))
+        self.guest_result("render-widget", CallMode::Warm, |g, s| {
+            g.call_render_widget(s, widget, props)
+        })
     }
 
-    pub fn run_command(&self, command: &str, args: &[String], mode: CallMode) -> Result<String, SandboxError> {
-        self.guest_result("run-command", mode, |g, s| g.call_run_command(s, command, args))
+    pub fn run_command(
+        &self,
+        command: &str,
+        args: &[String],
+        mode: CallMode,
+    ) -> Result<String, SandboxError> {
+        self.guest_result("run-command", mode, |g, s| {
+            g.call_run_command(s, command, args)
+        })
     }
 
     /// A call whose guest answers `result<T, string>`: the guest's own error
@@ -192,12 +217,16 @@ impl LoadedExtension {
         &self,
         what: &str,
         mode: CallMode,
-        call: impl FnOnce(&crate::bindings::guest::Guest, &mut Store<HostState>) -> wasmtime::Result<Result<T, String>>,
+        call: impl FnOnce(
+            &crate::bindings::guest::Guest,
+            &mut Store<HostState>,
+        ) -> wasmtime::Result<Result<T, String>>,
     ) -> Result<T, SandboxError> {
-        self.call(what, mode, call)?.map_err(|message| SandboxError::Guest {
-            extension: self.id.to_string(),
-            message,
-        })
+        self.call(what, mode, call)?
+            .map_err(|message| SandboxError::Guest {
+                extension: self.id.to_string(),
+                message,
+            })
     }
 
     fn call<R: ResultSize>(
@@ -220,7 +249,10 @@ impl LoadedExtension {
         .map(Ok)
         .unwrap_or_else(|| self.instantiate())?;
         self.arm(&mut instance.store)?;
-        let result = call(instance.bindings.magflock_extension_guest(), &mut instance.store);
+        let result = call(
+            instance.bindings.magflock_extension_guest(),
+            &mut instance.store,
+        );
         match result {
             Ok(value) if value.size() > self.max_result => Err(self.terminate(
                 what,
@@ -245,7 +277,11 @@ impl LoadedExtension {
     }
 
     fn instantiate(&self) -> Result<Instance, SandboxError> {
-        let state = HostState::new(self.id.clone(), self.services.clone(), self.manifest.budgets.memory_mb);
+        let state = HostState::new(
+            self.id.clone(),
+            self.services.clone(),
+            self.manifest.budgets.memory_mb,
+        );
         let mut store = Store::new(self.pre.engine(), state);
         store.limiter(|state| &mut state.memory);
         self.arm(&mut store)?;
@@ -303,14 +339,24 @@ impl LoadedExtension {
         };
         let mut data = detail;
         data["extension"] = json!(&*self.id);
-        match Event::new("extension.error", source, data, Context::default(), Vec::new()) {
+        match Event::new(
+            "extension.error",
+            source,
+            data,
+            Context::default(),
+            Vec::new(),
+        ) {
             Ok(event) => self.services.events.publish_later(event),
             Err(e) => tracing::error!("extension.error event: {e}"),
         }
         if newly {
             self.services.quarantines.quarantined(&self.id);
         }
-        tracing::warn!(extension = &*self.id, call = what, "extension stopped and quarantined: {reason}");
+        tracing::warn!(
+            extension = &*self.id,
+            call = what,
+            "extension stopped and quarantined: {reason}"
+        );
         SandboxError::Stopped {
             extension: self.id.to_string(),
             stop,
@@ -342,8 +388,9 @@ fn classify(store: &mut Store<HostState>, error: &wasmtime::Error, manifest: &Ma
         Some(Trap::StackOverflow) => Stop::StackOverflow,
         Some(Trap::UnreachableCodeReached) => Stop::Panic,
         Some(trap) => Stop::Crash(trap.to_string()),
-        None if error.downcast_ref::<ResourceTableError>().is_some() => Stop::Crash(format!("{error:#}")),
+        None if error.downcast_ref::<ResourceTableError>().is_some() => {
+            Stop::Crash(format!("{error:#}"))
+        }
         None => Stop::Crash(format!("{error:#}")),
     }
 }
-

@@ -30,6 +30,7 @@ mod sandbox;
 mod services;
 mod state;
 
+pub use bindings::types::{HealthReport, HealthStatus, HttpRequest, HttpResponse};
 pub use bridge::{BusPublisher, PolicyRecorder};
 pub use delivery::{EventDelivery, Round, subscriber_id};
 pub use error::{SandboxError, Stop};
@@ -39,4 +40,3 @@ pub use services::{
     EventPublisher, Job, KeyValue, MemoryKeyValue, MemoryScheduler, Metrics, QuarantineRecorder,
     Scheduler, Services,
 };
-pub use bindings::types::{HealthReport, HealthStatus, HttpRequest, HttpResponse};

@@ -1,8 +1,8 @@
 //! [`Sandbox`]: one wasmtime engine for every extension, the linker with every
 //! host import, and the loaded extensions.
 
-use magflock_kernel::contract::{self, ImportKind};
 use magflock_kernel::Manifest;
+use magflock_kernel::contract::{self, ImportKind};
 use std::collections::HashMap;
 use std::num::NonZeroUsize;
 use std::path::PathBuf;
@@ -61,7 +61,11 @@ impl Sandbox {
             .epoch_interruption(true)
             .wasm_component_model(true)
             .max_wasm_stack(512 * 1024)
-            .wasm_backtrace_max_frames(if config.wasm_backtraces { NonZeroUsize::new(20) } else { None });
+            .wasm_backtrace_max_frames(if config.wasm_backtraces {
+                NonZeroUsize::new(20)
+            } else {
+                None
+            });
         let slots = config.max_instances.max(1);
         let mut pool = PoolingAllocationConfig::default();
         pool.total_component_instances(slots)
@@ -70,7 +74,8 @@ impl Sandbox {
             .total_tables(slots * 4)
             .max_memory_size(512 << 20);
         wasm.allocation_strategy(InstanceAllocationStrategy::Pooling(pool));
-        let engine = Engine::new(&wasm).map_err(|e| SandboxError::Internal(format!("wasmtime engine: {e:#}")))?;
+        let engine = Engine::new(&wasm)
+            .map_err(|e| SandboxError::Internal(format!("wasmtime engine: {e:#}")))?;
 
         let mut linker = Linker::<HostState>::new(&engine);
         wasmtime_wasi::p2::add_to_linker_sync(&mut linker)
@@ -98,15 +103,22 @@ impl Sandbox {
     /// imports against the contract and its manifest, registers the manifest
     /// with the policy gate and prepares instantiation. Nothing of the
     /// extension runs. Replaces an extension loaded under the same id.
-    pub fn load(&self, manifest: Manifest, wasm: &[u8]) -> Result<Arc<LoadedExtension>, SandboxError> {
+    pub fn load(
+        &self,
+        manifest: Manifest,
+        wasm: &[u8],
+    ) -> Result<Arc<LoadedExtension>, SandboxError> {
         let component = cache::compile(&self.engine, wasm, self.config.cache_dir.as_deref())?;
         let imports = check_imports(&self.engine, &component, &manifest)?;
-        let pre = self
-            .linker
-            .instantiate_pre(&component)
-            .map_err(|e| SandboxError::Component(format!("{}: cannot be linked: {e:#}", manifest.id)))?;
-        let pre = crate::bindings::ExtensionPre::new(pre)
-            .map_err(|e| SandboxError::Component(format!("{}: does not export the guest interface: {e:#}", manifest.id)))?;
+        let pre = self.linker.instantiate_pre(&component).map_err(|e| {
+            SandboxError::Component(format!("{}: cannot be linked: {e:#}", manifest.id))
+        })?;
+        let pre = crate::bindings::ExtensionPre::new(pre).map_err(|e| {
+            SandboxError::Component(format!(
+                "{}: does not export the guest interface: {e:#}",
+                manifest.id
+            ))
+        })?;
         self.services.gate.register(&manifest);
         let tick_ms = self.config.epoch_tick.as_millis().max(1) as u64;
         let loaded = Arc::new(LoadedExtension::new(
@@ -143,7 +155,12 @@ impl Sandbox {
     }
 
     pub fn loaded(&self) -> Vec<Arc<LoadedExtension>> {
-        self.loaded.read().expect("sandbox lock").values().cloned().collect()
+        self.loaded
+            .read()
+            .expect("sandbox lock")
+            .values()
+            .cloned()
+            .collect()
     }
 }
 
@@ -187,6 +204,10 @@ fn check_imports(
     if problems.is_empty() {
         Ok(names)
     } else {
-        Err(SandboxError::Component(format!("{}: {}", manifest.id, problems.join("; "))))
+        Err(SandboxError::Component(format!(
+            "{}: {}",
+            manifest.id,
+            problems.join("; ")
+        )))
     }
 }

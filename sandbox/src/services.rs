@@ -49,7 +49,9 @@ pub struct MemoryKeyValue {
 impl KeyValue for MemoryKeyValue {
     fn get(&self, extension: &str, key: &str) -> Result<Option<Vec<u8>>, String> {
         let entries = self.entries.lock().map_err(|e| e.to_string())?;
-        Ok(entries.get(&(extension.to_string(), key.to_string())).cloned())
+        Ok(entries
+            .get(&(extension.to_string(), key.to_string()))
+            .cloned())
     }
     fn set(&self, extension: &str, key: &str, value: &[u8]) -> Result<(), String> {
         let mut entries = self.entries.lock().map_err(|e| e.to_string())?;
@@ -75,7 +77,13 @@ impl KeyValue for MemoryKeyValue {
 pub trait Scheduler: Send + Sync {
     /// Queues `command` to run later; returns the job id.
     fn enqueue(&self, extension: &str, command: &str, args: Vec<String>) -> Result<String, String>;
-    fn schedule(&self, extension: &str, name: &str, cron: &str, command: &str) -> Result<(), String>;
+    fn schedule(
+        &self,
+        extension: &str,
+        name: &str,
+        cron: &str,
+        command: &str,
+    ) -> Result<(), String>;
     fn unschedule(&self, extension: &str, name: &str) -> Result<(), String>;
 }
 
@@ -99,7 +107,10 @@ pub struct MemoryScheduler {
 impl MemoryScheduler {
     /// Takes every queued job, oldest first.
     pub fn take_jobs(&self) -> Vec<Job> {
-        self.jobs.lock().map(|mut jobs| std::mem::take(&mut *jobs)).unwrap_or_default()
+        self.jobs
+            .lock()
+            .map(|mut jobs| std::mem::take(&mut *jobs))
+            .unwrap_or_default()
     }
     /// `(name, cron, command)` of an extension's schedules.
     pub fn schedules(&self, extension: &str) -> Vec<(String, String, String)> {
@@ -108,7 +119,9 @@ impl MemoryScheduler {
             .map(|s| {
                 s.iter()
                     .filter(|((ext, _), _)| ext == extension)
-                    .map(|((_, name), (cron, command))| (name.clone(), cron.clone(), command.clone()))
+                    .map(|((_, name), (cron, command))| {
+                        (name.clone(), cron.clone(), command.clone())
+                    })
                     .collect()
             })
             .unwrap_or_default()
@@ -117,19 +130,38 @@ impl MemoryScheduler {
 
 impl Scheduler for MemoryScheduler {
     fn enqueue(&self, extension: &str, command: &str, args: Vec<String>) -> Result<String, String> {
-        let n = self.next_id.fetch_add(1, std::sync::atomic::Ordering::Relaxed) + 1;
+        let n = self
+            .next_id
+            .fetch_add(1, std::sync::atomic::Ordering::Relaxed)
+            + 1;
         let id = format!("job-{n}");
         let mut jobs = self.jobs.lock().map_err(|e| e.to_string())?;
-        jobs.push(Job { id: id.clone(), extension: extension.into(), command: command.into(), args });
+        jobs.push(Job {
+            id: id.clone(),
+            extension: extension.into(),
+            command: command.into(),
+            args,
+        });
         Ok(id)
     }
-    fn schedule(&self, extension: &str, name: &str, cron: &str, command: &str) -> Result<(), String> {
+    fn schedule(
+        &self,
+        extension: &str,
+        name: &str,
+        cron: &str,
+        command: &str,
+    ) -> Result<(), String> {
         let fields = cron.split_whitespace().count();
         if fields != 5 {
-            return Err(format!("'{cron}' is not a cron expression (5 fields: minute hour day month weekday)"));
+            return Err(format!(
+                "'{cron}' is not a cron expression (5 fields: minute hour day month weekday)"
+            ));
         }
         let mut s = self.schedules.lock().map_err(|e| e.to_string())?;
-        s.insert((extension.into(), name.into()), (cron.into(), command.into()));
+        s.insert(
+            (extension.into(), name.into()),
+            (cron.into(), command.into()),
+        );
         Ok(())
     }
     fn unschedule(&self, extension: &str, name: &str) -> Result<(), String> {

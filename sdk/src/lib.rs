@@ -47,14 +47,14 @@ pub use hook::{Hook, HookOutcome};
 /// Host imports, one module per capability (plus `log` and `kv`, which every
 /// extension has).
 pub mod host {
+    pub use crate::bindings::magflock::extension::types::{
+        Header, HealthReport, HealthStatus, HttpRequest, HttpResponse, LogLevel,
+    };
     pub use crate::bindings::magflock::extension::{
         api_endpoints, auth_audit, auth_roles, database_admin, database_read, database_schema,
         database_write, events, filesystem_read, filesystem_temp, filesystem_write, kv, log,
         network_outbound, realtime_broadcast, realtime_channels, system_cron, system_jobs,
         system_metrics, ui_panels, ui_schema, ui_widgets,
-    };
-    pub use crate::bindings::magflock::extension::types::{
-        Header, HealthReport, HealthStatus, HttpRequest, HttpResponse, LogLevel,
     };
 }
 
@@ -127,8 +127,8 @@ pub mod prelude {
     pub use crate::payloads;
     pub use crate::view::{self, View};
     pub use crate::{
-        Event, Extension, HealthReport, HealthStatus, Hook, HookOutcome, HttpRequest,
-        HttpResponse, log_info, log_warn,
+        Event, Extension, HealthReport, HealthStatus, Hook, HookOutcome, HttpRequest, HttpResponse,
+        log_info, log_warn,
     };
 }
 

@@ -7,16 +7,34 @@ use serde::Serialize;
 #[derive(Clone, Debug, PartialEq, Serialize)]
 #[serde(tag = "type", rename_all = "snake_case")]
 pub enum View {
-    Heading { text: String },
-    Text { text: String },
+    Heading {
+        text: String,
+    },
+    Text {
+        text: String,
+    },
     /// A labelled number, e.g. "Slow queries: 3".
-    Stat { label: String, value: String },
-    Table { columns: Vec<String>, rows: Vec<Vec<String>> },
+    Stat {
+        label: String,
+        value: String,
+    },
+    Table {
+        columns: Vec<String>,
+        rows: Vec<Vec<String>>,
+    },
     /// A line or bar chart of labelled points.
-    Chart { kind: ChartKind, points: Vec<(String, f64)> },
+    Chart {
+        kind: ChartKind,
+        points: Vec<(String, f64)>,
+    },
     /// A button that calls the extension's `run-command`.
-    Button { label: String, command: String },
-    Stack { children: Vec<View> },
+    Button {
+        label: String,
+        command: String,
+    },
+    Stack {
+        children: Vec<View>,
+    },
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]

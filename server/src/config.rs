@@ -94,7 +94,9 @@ impl Config {
             .map(|v| parse_bool("MAGFLOCK_SECURE_COOKIES", &v))
             .transpose()?
             .unwrap_or(https);
-        let data_dir = var("MAGFLOCK_DATA_DIR").unwrap_or_else(|| "data".into()).into();
+        let data_dir = var("MAGFLOCK_DATA_DIR")
+            .unwrap_or_else(|| "data".into())
+            .into();
         let event_retention_days = var("MAGFLOCK_EVENT_RETENTION_DAYS")
             .map(|v| parse_days("MAGFLOCK_EVENT_RETENTION_DAYS", &v))
             .transpose()?
@@ -131,8 +133,13 @@ mod tests {
     fn retention_days_are_bounded() {
         assert_eq!(parse_days("D", " 30 ").unwrap(), 30);
         for bad in ["0", "3651", "-1", "week"] {
-            let err = parse_days("MAGFLOCK_EVENT_RETENTION_DAYS", bad).unwrap_err().to_string();
-            assert!(err.contains("MAGFLOCK_EVENT_RETENTION_DAYS") && err.contains(bad), "{err}");
+            let err = parse_days("MAGFLOCK_EVENT_RETENTION_DAYS", bad)
+                .unwrap_err()
+                .to_string();
+            assert!(
+                err.contains("MAGFLOCK_EVENT_RETENTION_DAYS") && err.contains(bad),
+                "{err}"
+            );
         }
     }
 

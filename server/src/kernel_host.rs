@@ -49,8 +49,14 @@ impl KernelHost {
         let services = Services {
             gate: gate.clone(),
             audit,
-            events: Arc::new(BusPublisher { bus: bus.clone(), runtime: runtime.clone() }),
-            quarantines: Arc::new(PolicyRecorder { policy: policy.clone(), runtime }),
+            events: Arc::new(BusPublisher {
+                bus: bus.clone(),
+                runtime: runtime.clone(),
+            }),
+            quarantines: Arc::new(PolicyRecorder {
+                policy: policy.clone(),
+                runtime,
+            }),
             adapters: HashMap::new(),
             kv: Arc::new(MemoryKeyValue::default()),
             metrics: metrics.clone(),
@@ -63,7 +69,10 @@ impl KernelHost {
             ..SandboxConfig::default()
         };
         let sandbox = Arc::new(Sandbox::new(services, sandbox_config).map_err(|e| {
-            StartError::config("MAGFLOCK_DATA_DIR", format!("cannot start the extension sandbox: {e}"))
+            StartError::config(
+                "MAGFLOCK_DATA_DIR",
+                format!("cannot start the extension sandbox: {e}"),
+            )
         })?);
 
         let mut tasks = Vec::new();
@@ -86,7 +95,14 @@ impl KernelHost {
                 tokio::time::sleep(DELIVER_EVERY).await;
             }
         }));
-        Ok(KernelHost { gate, policy, bus, sandbox, metrics, tasks })
+        Ok(KernelHost {
+            gate,
+            policy,
+            bus,
+            sandbox,
+            metrics,
+            tasks,
+        })
     }
 }
 

@@ -1,5 +1,5 @@
 //! The control-plane store: MagFlock's own state (users, roles, sessions,
-//! settings and the audit log) on SQLite (embedded, the default) or PostgreSQL.
+//! settings, the audit log and the event log) on SQLite (embedded, the default) or PostgreSQL.
 //!
 //! Guarantees:
 //! * One trait, [`Store`], is all the rest of MagFlock sees; [`SqlStore`] implements it
@@ -8,14 +8,20 @@
 //!   migration stops the start with an error naming it.
 //! * The audit log is append-only (the database refuses UPDATE and DELETE) and
 //!   hash-chained; [`Store::audit_verify`] reports the first broken link.
+//! * The event bus's durable log ([`SqlEventLog`], the kernel's `EventLog`) lives
+//!   in the same database, with gap-free global and per-component sequence
+//!   numbers under concurrent publishers.
 //! * Connection problems surface as [`StoreError::Unavailable`] so callers can tell
 //!   "the database is down" from "the request was wrong"; the pool recovers by
 //!   itself when the database comes back.
 
 mod audit;
+mod audit_writer;
 mod chain;
 mod connect;
 mod error;
+mod event_log;
+mod policies;
 mod sessions;
 mod settings;
 mod sql_store;
@@ -24,9 +30,11 @@ mod store;
 pub mod testing;
 mod users;
 
+pub use audit_writer::AuditWriter;
 pub use chain::GENESIS_HASH;
 pub use connect::{Engine, redact_url};
 pub use error::StoreError;
+pub use event_log::{INSERT_CHUNK, SWEEP_CHUNK, SqlEventLog};
 pub use sql_store::SqlStore;
 pub use store::{SessionRow, Store};
 

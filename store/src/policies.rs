@@ -31,9 +31,12 @@ impl PolicyStore for SqlStore {
         .map_err(|e| kernel_error(e.into()))?;
         rows.iter()
             .map(|row| {
-                let id: String = row.try_get("extension_id").map_err(|e| kernel_error(e.into()))?;
+                let id: String = row
+                    .try_get("extension_id")
+                    .map_err(|e| kernel_error(e.into()))?;
                 let status: String = row.try_get("status").map_err(|e| kernel_error(e.into()))?;
-                let reason: Option<String> = row.try_get("reason").map_err(|e| kernel_error(e.into()))?;
+                let reason: Option<String> =
+                    row.try_get("reason").map_err(|e| kernel_error(e.into()))?;
                 let grants: String = row.try_get("grants").map_err(|e| kernel_error(e.into()))?;
                 let status = match status.as_str() {
                     "enabled" => Status::Enabled,

@@ -2,10 +2,10 @@
 //! extension policies (status and grants) and batched, ordered audit writes
 //! from the kernel's audit writer.
 
+use magflock_kernel::Capability;
 use magflock_kernel::audit::{Actor, AuditSink};
 use magflock_kernel::policy::{ExtensionPolicy, Grant, Status};
 use magflock_kernel::policy_store::PolicyStore;
-use magflock_kernel::Capability;
 use magflock_store::testing::TestDb;
 use magflock_store::{AuditWriter, SqlStore, Store};
 use magflock_types::{AuditFilter, Outcome};
@@ -33,14 +33,23 @@ async fn policies_are_stored_whole_and_read_back(db: &TestDb) {
     db.store.save_policy(&enabled).await.unwrap();
     let quarantined = ExtensionPolicy {
         extension: "test/hostile".into(),
-        status: Status::Quarantined { reason: "called database.write".into() },
+        status: Status::Quarantined {
+            reason: "called database.write".into(),
+        },
         grants: vec![],
     };
     db.store.save_policy(&quarantined).await.unwrap();
-    assert_eq!(db.store.load_policies().await.unwrap(), vec![enabled.clone(), quarantined.clone()]);
+    assert_eq!(
+        db.store.load_policies().await.unwrap(),
+        vec![enabled.clone(), quarantined.clone()]
+    );
 
     // Replaced whole: revoking everything and disabling leaves exactly that.
-    let disabled = ExtensionPolicy { status: Status::Disabled, grants: vec![], ..enabled };
+    let disabled = ExtensionPolicy {
+        status: Status::Disabled,
+        grants: vec![],
+        ..enabled
+    };
     db.store.save_policy(&disabled).await.unwrap();
     db.store.delete_policy("test/hostile").await.unwrap();
     assert_eq!(db.store.load_policies().await.unwrap(), vec![disabled]);
@@ -52,18 +61,37 @@ async fn an_unreadable_policy_row_is_an_error_naming_the_extension(db: &TestDb) 
         .await
         .unwrap();
     let err = db.store.load_policies().await.unwrap_err().to_string();
-    assert!(err.contains("acme/bad") && err.contains("database.teleport"), "{err}");
+    assert!(
+        err.contains("acme/bad") && err.contains("database.teleport"),
+        "{err}"
+    );
 }
 
 async fn audit_batches_are_chained_in_order(db: &TestDb) {
     let actor = Actor::extension("acme/report");
     let batch: Vec<_> = (0..3)
-        .map(|i| actor.entry("extension.host_call", Some("database.read"), Outcome::Success, json!({"n": i})))
+        .map(|i| {
+            actor.entry(
+                "extension.host_call",
+                Some("database.read"),
+                Outcome::Success,
+                json!({"n": i}),
+            )
+        })
         .collect();
     let first = db.store.audit_append_batch(batch).await.unwrap();
-    assert_eq!(first.iter().map(|e| e.seq).collect::<Vec<_>>(), vec![1, 2, 3]);
+    assert_eq!(
+        first.iter().map(|e| e.seq).collect::<Vec<_>>(),
+        vec![1, 2, 3]
+    );
     assert_eq!(first[1].prev_hash, first[0].hash);
-    assert!(db.store.audit_append_batch(Vec::new()).await.unwrap().is_empty());
+    assert!(
+        db.store
+            .audit_append_batch(Vec::new())
+            .await
+            .unwrap()
+            .is_empty()
+    );
     let report = db.store.audit_verify().await.unwrap();
     assert_eq!((report.entries_checked, report.first_broken), (3, None));
 }
@@ -73,19 +101,41 @@ async fn the_audit_writer_keeps_order_and_flush_waits_for_durability(db: &TestDb
     let writer = AuditWriter::spawn(store.clone() as Arc<dyn Store>);
     let actor = Actor::extension("acme/report");
     for i in 0..1500 {
-        writer.record(actor.entry("extension.host_call", None, Outcome::Success, json!({ "n": i })));
+        writer.record(actor.entry(
+            "extension.host_call",
+            None,
+            Outcome::Success,
+            json!({ "n": i }),
+        ));
     }
     writer.flush().await.unwrap();
-    let page = db.store.audit_list(&AuditFilter { limit: 500, ..Default::default() }).await.unwrap();
-    assert_eq!(page.total_matching, 1500, "every recorded entry is stored after flush");
+    let page = db
+        .store
+        .audit_list(&AuditFilter {
+            limit: 500,
+            ..Default::default()
+        })
+        .await
+        .unwrap();
+    assert_eq!(
+        page.total_matching, 1500,
+        "every recorded entry is stored after flush"
+    );
     // Newest first: the last recorded is on top, in recording order below it.
     let numbers: Vec<i64> = page
         .entries
         .iter()
-        .map(|e| serde_json::from_str::<serde_json::Value>(&e.detail).unwrap()["n"].as_i64().unwrap())
+        .map(|e| {
+            serde_json::from_str::<serde_json::Value>(&e.detail).unwrap()["n"]
+                .as_i64()
+                .unwrap()
+        })
         .collect();
     assert_eq!(numbers[0], 1499);
-    assert!(numbers.windows(2).all(|w| w[0] == w[1] + 1), "recording order kept");
+    assert!(
+        numbers.windows(2).all(|w| w[0] == w[1] + 1),
+        "recording order kept"
+    );
     assert_eq!(db.store.audit_verify().await.unwrap().first_broken, None);
     store.close().await;
 }

@@ -35,8 +35,12 @@ impl Extension for Hostile {
             }
             "recurse" => Ok(recurse(0).to_string()),
             "panic" => panic!("hostile extension panicked on purpose"),
-            "write-db" => host::database_write::execute("DELETE FROM users", &[]).map(|n| n.to_string()),
-            "write-file" => host::filesystem_temp::write("loot.txt", b"x").map(|_| "written".into()),
+            "write-db" => {
+                host::database_write::execute("DELETE FROM users", &[]).map(|n| n.to_string())
+            }
+            "write-file" => {
+                host::filesystem_temp::write("loot.txt", b"x").map(|_| "written".into())
+            }
             "call-out" => host::network_outbound::fetch(&host::network_outbound::OutboundRequest {
                 method: "GET".into(),
                 url: "http://127.0.0.1:9/".into(),

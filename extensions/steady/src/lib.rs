@@ -22,13 +22,14 @@ impl Extension for Steady {
             }
             "fetch" => {
                 let url = args.first().ok_or("fetch needs a URL")?;
-                let response = host::network_outbound::fetch(&host::network_outbound::OutboundRequest {
-                    method: "GET".into(),
-                    url: url.clone(),
-                    headers: Vec::new(),
-                    body: Vec::new(),
-                    timeout_ms: 2_000,
-                })?;
+                let response =
+                    host::network_outbound::fetch(&host::network_outbound::OutboundRequest {
+                        method: "GET".into(),
+                        url: url.clone(),
+                        headers: Vec::new(),
+                        body: Vec::new(),
+                        timeout_ms: 2_000,
+                    })?;
                 Ok(format!(
                     "{} {}",
                     response.status,
@@ -55,7 +56,9 @@ impl Extension for Steady {
         }
         let mut request: payloads::WrapRequest = hook.payload_as()?;
         if request.headers.contains_key("x-forbidden") {
-            return Ok(HookOutcome::Deny("the x-forbidden header is not allowed".into()));
+            return Ok(HookOutcome::Deny(
+                "the x-forbidden header is not allowed".into(),
+            ));
         }
         request.tagged_by = Some("magflock/steady".into());
         let payload = serde_json::to_value(&request).map_err(|e| e.to_string())?;

@@ -53,6 +53,10 @@ impl kv::Host for HostState {
     }
 
     fn keys(&mut self, prefix: String) -> wasmtime::Result<Vec<String>> {
-        Ok(self.services.kv.keys(&self.extension, &prefix).unwrap_or_default())
+        Ok(self
+            .services
+            .kv
+            .keys(&self.extension, &prefix)
+            .unwrap_or_default())
     }
 }

@@ -13,20 +13,37 @@ const MAX_EVENT_DATA: usize = 256 * 1024;
 impl api_endpoints::Host for HostState {
     fn register(&mut self, method: String, path: String) -> wasmtime::Result<Result<(), String>> {
         self.allow(Capability::ApiRegisterEndpoint, "api-endpoints.register")?;
-        Ok(self.adapter_unit(Component::MagGate, Capability::ApiRegisterEndpoint, "register", json!({"method": method, "path": path})))
+        Ok(self.adapter_unit(
+            Component::MagGate,
+            Capability::ApiRegisterEndpoint,
+            "register",
+            json!({"method": method, "path": path}),
+        ))
     }
 
     fn unregister(&mut self, method: String, path: String) -> wasmtime::Result<Result<(), String>> {
         self.allow(Capability::ApiRegisterEndpoint, "api-endpoints.unregister")?;
-        Ok(self.adapter_unit(Component::MagGate, Capability::ApiRegisterEndpoint, "unregister", json!({"method": method, "path": path})))
+        Ok(self.adapter_unit(
+            Component::MagGate,
+            Capability::ApiRegisterEndpoint,
+            "unregister",
+            json!({"method": method, "path": path}),
+        ))
     }
 }
 
 impl events::Host for HostState {
-    fn publish(&mut self, event_type: String, data: String) -> wasmtime::Result<Result<String, String>> {
+    fn publish(
+        &mut self,
+        event_type: String,
+        data: String,
+    ) -> wasmtime::Result<Result<String, String>> {
         self.allow(Capability::ApiEmitEvents, "events.publish")?;
         if data.len() > MAX_EVENT_DATA {
-            return Ok(Err(format!("event data of {} bytes is over the {MAX_EVENT_DATA}-byte limit", data.len())));
+            return Ok(Err(format!(
+                "event data of {} bytes is over the {MAX_EVENT_DATA}-byte limit",
+                data.len()
+            )));
         }
         let data = match serde_json::from_str(&data) {
             Ok(value) => value,

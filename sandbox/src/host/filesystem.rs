@@ -26,7 +26,10 @@ fn resolve(base: &Path, path: &str) -> Result<PathBuf, String> {
         match part {
             PathPart::Normal(name) => {
                 resolved.push(name);
-                if resolved.symlink_metadata().is_ok_and(|m| m.file_type().is_symlink()) {
+                if resolved
+                    .symlink_metadata()
+                    .is_ok_and(|m| m.file_type().is_symlink())
+                {
                     return Err(format!("'{path}' goes through a link"));
                 }
             }
@@ -39,16 +42,23 @@ fn resolve(base: &Path, path: &str) -> Result<PathBuf, String> {
 
 fn read_file(base: &Path, path: &str) -> Result<Vec<u8>, String> {
     let file = resolve(base, path)?;
-    let size = std::fs::metadata(&file).map_err(|e| format!("'{path}': {e}"))?.len();
+    let size = std::fs::metadata(&file)
+        .map_err(|e| format!("'{path}': {e}"))?
+        .len();
     if size > MAX_FILE {
-        return Err(format!("'{path}' is {size} bytes, over the {MAX_FILE}-byte limit"));
+        return Err(format!(
+            "'{path}' is {size} bytes, over the {MAX_FILE}-byte limit"
+        ));
     }
     std::fs::read(&file).map_err(|e| format!("'{path}': {e}"))
 }
 
 fn write_file(base: &Path, path: &str, contents: &[u8]) -> Result<(), String> {
     if contents.len() as u64 > MAX_FILE {
-        return Err(format!("{} bytes is over the {MAX_FILE}-byte limit", contents.len()));
+        return Err(format!(
+            "{} bytes is over the {MAX_FILE}-byte limit",
+            contents.len()
+        ));
     }
     let file = resolve(base, path)?;
     if file == base {
@@ -92,11 +102,15 @@ impl filesystem_temp::Host for HostState {
     }
     fn write(&mut self, path: String, contents: Vec<u8>) -> wasmtime::Result<Result<(), String>> {
         self.allow(Capability::FilesystemTempOnly, "filesystem-temp.write")?;
-        Ok(self.temp_folder().and_then(|base| write_file(&base, &path, &contents)))
+        Ok(self
+            .temp_folder()
+            .and_then(|base| write_file(&base, &path, &contents)))
     }
     fn remove(&mut self, path: String) -> wasmtime::Result<Result<(), String>> {
         self.allow(Capability::FilesystemTempOnly, "filesystem-temp.remove")?;
-        Ok(self.temp_folder().and_then(|base| remove_file(&base, &path)))
+        Ok(self
+            .temp_folder()
+            .and_then(|base| remove_file(&base, &path)))
     }
     fn list_dir(&mut self, dir: String) -> wasmtime::Result<Result<Vec<String>, String>> {
         self.allow(Capability::FilesystemTempOnly, "filesystem-temp.list-dir")?;
@@ -118,11 +132,15 @@ impl filesystem_read::Host for HostState {
 impl filesystem_write::Host for HostState {
     fn write(&mut self, path: String, contents: Vec<u8>) -> wasmtime::Result<Result<(), String>> {
         self.allow(Capability::FilesystemWrite, "filesystem-write.write")?;
-        Ok(self.data_folder().and_then(|base| write_file(&base, &path, &contents)))
+        Ok(self
+            .data_folder()
+            .and_then(|base| write_file(&base, &path, &contents)))
     }
     fn remove(&mut self, path: String) -> wasmtime::Result<Result<(), String>> {
         self.allow(Capability::FilesystemWrite, "filesystem-write.remove")?;
-        Ok(self.data_folder().and_then(|base| remove_file(&base, &path)))
+        Ok(self
+            .data_folder()
+            .and_then(|base| remove_file(&base, &path)))
     }
 }
 
@@ -136,8 +154,15 @@ mod tests {
         assert!(resolve(base.path(), "../etc/passwd").is_err());
         assert!(resolve(base.path(), "/etc/passwd").is_err());
         assert!(resolve(base.path(), "a/../../b").is_err());
-        assert_eq!(resolve(base.path(), "./a/b.txt").unwrap(), base.path().join("a/b.txt"));
+        assert_eq!(
+            resolve(base.path(), "./a/b.txt").unwrap(),
+            base.path().join("a/b.txt")
+        );
         std::os::unix::fs::symlink("/etc", base.path().join("link")).unwrap();
-        assert!(resolve(base.path(), "link/passwd").unwrap_err().contains("link"));
+        assert!(
+            resolve(base.path(), "link/passwd")
+                .unwrap_err()
+                .contains("link")
+        );
     }
 }

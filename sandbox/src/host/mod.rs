@@ -59,6 +59,7 @@ impl HostState {
         operation: &str,
         args: Value,
     ) -> Result<(), String> {
-        self.adapter(component, capability, operation, args).map(|_| ())
+        self.adapter(component, capability, operation, args)
+            .map(|_| ())
     }
 }

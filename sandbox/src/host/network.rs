@@ -13,10 +13,18 @@ const MAX_RESPONSE: u64 = 4 << 20;
 const MAX_TIMEOUT_MS: u32 = 10_000;
 
 impl network_outbound::Host for HostState {
-    fn fetch(&mut self, request: OutboundRequest) -> wasmtime::Result<Result<HttpResponse, String>> {
+    fn fetch(
+        &mut self,
+        request: OutboundRequest,
+    ) -> wasmtime::Result<Result<HttpResponse, String>> {
         let url = match url::Url::parse(&request.url) {
             Ok(url) if matches!(url.scheme(), "http" | "https") => url,
-            Ok(url) => return Ok(Err(format!("scheme '{}' is not allowed (http or https only)", url.scheme()))),
+            Ok(url) => {
+                return Ok(Err(format!(
+                    "scheme '{}' is not allowed (http or https only)",
+                    url.scheme()
+                )));
+            }
             Err(e) => return Ok(Err(format!("'{}' is not a URL: {e}", request.url))),
         };
         let Some(host) = url.host_str().map(str::to_string) else {
@@ -56,7 +64,13 @@ fn send(url: url::Url, request: OutboundRequest) -> Result<HttpResponse, String>
         .read_to_end(&mut body)
         .map_err(|e| format!("reading the response failed: {e}"))?;
     if body.len() as u64 > MAX_RESPONSE {
-        return Err(format!("the response is over the {MAX_RESPONSE}-byte limit"));
+        return Err(format!(
+            "the response is over the {MAX_RESPONSE}-byte limit"
+        ));
     }
-    Ok(HttpResponse { status, headers, body })
+    Ok(HttpResponse {
+        status,
+        headers,
+        body,
+    })
 }

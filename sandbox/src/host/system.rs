@@ -10,22 +10,41 @@ const MAX_NAME: usize = 128;
 
 fn check_name(name: &str) -> Result<(), String> {
     if name.is_empty() || name.len() > MAX_NAME || name.chars().any(char::is_control) {
-        return Err(format!("names must be 1 to {MAX_NAME} printable characters"));
+        return Err(format!(
+            "names must be 1 to {MAX_NAME} printable characters"
+        ));
     }
     Ok(())
 }
 
 impl system_jobs::Host for HostState {
-    fn enqueue(&mut self, command: String, args: Vec<String>) -> wasmtime::Result<Result<String, String>> {
+    fn enqueue(
+        &mut self,
+        command: String,
+        args: Vec<String>,
+    ) -> wasmtime::Result<Result<String, String>> {
         self.allow(Capability::SystemBackgroundJobs, "system-jobs.enqueue")?;
-        Ok(check_name(&command).and_then(|_| self.services.scheduler.enqueue(&self.extension, &command, args)))
+        Ok(check_name(&command).and_then(|_| {
+            self.services
+                .scheduler
+                .enqueue(&self.extension, &command, args)
+        }))
     }
 }
 
 impl system_cron::Host for HostState {
-    fn schedule(&mut self, name: String, cron: String, command: String) -> wasmtime::Result<Result<(), String>> {
+    fn schedule(
+        &mut self,
+        name: String,
+        cron: String,
+        command: String,
+    ) -> wasmtime::Result<Result<(), String>> {
         self.allow(Capability::SystemCronSchedule, "system-cron.schedule")?;
-        Ok(check_name(&name).and_then(|_| self.services.scheduler.schedule(&self.extension, &name, &cron, &command)))
+        Ok(check_name(&name).and_then(|_| {
+            self.services
+                .scheduler
+                .schedule(&self.extension, &name, &cron, &command)
+        }))
     }
 
     fn unschedule(&mut self, name: String) -> wasmtime::Result<Result<(), String>> {

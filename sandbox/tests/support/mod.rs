@@ -27,12 +27,18 @@ pub fn guest_wasm(crate_name: &str) -> Vec<u8> {
         .join("../target/wasm32-wasip2/guest")
         .join(format!("{}.wasm", crate_name.replace('-', "_")));
     std::fs::read(&path).unwrap_or_else(|e| {
-        panic!("{}: {e}; build the guests first with scripts/build-extensions.sh", path.display())
+        panic!(
+            "{}: {e}; build the guests first with scripts/build-extensions.sh",
+            path.display()
+        )
     })
 }
 
 pub fn manifest_text(folder: &str) -> String {
-    let path = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../extensions").join(folder).join("magflock.toml");
+    let path = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .join("../extensions")
+        .join(folder)
+        .join("magflock.toml");
     std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()))
 }
 
@@ -76,8 +82,14 @@ impl Kernel {
         let services = Services {
             gate: gate.clone(),
             audit: audit.clone(),
-            events: Arc::new(BusPublisher { bus: bus.clone(), runtime: runtime.clone() }),
-            quarantines: Arc::new(PolicyRecorder { policy: policy.clone(), runtime }),
+            events: Arc::new(BusPublisher {
+                bus: bus.clone(),
+                runtime: runtime.clone(),
+            }),
+            quarantines: Arc::new(PolicyRecorder {
+                policy: policy.clone(),
+                runtime,
+            }),
             adapters: HashMap::new(),
             kv: Arc::new(MemoryKeyValue::default()),
             metrics: metrics.clone(),
@@ -86,7 +98,18 @@ impl Kernel {
             data_root: temp_root.path().join("data"),
         };
         let sandbox = Arc::new(Sandbox::new(services, config).expect("sandbox"));
-        Kernel { db, store, audit, bus, gate, policy, metrics, scheduler, sandbox, temp_root }
+        Kernel {
+            db,
+            store,
+            audit,
+            bus,
+            gate,
+            policy,
+            metrics,
+            scheduler,
+            sandbox,
+            temp_root,
+        }
     }
 
     /// Loads a guest under a manifest, stores its (disabled) policy, and
@@ -107,19 +130,33 @@ impl Kernel {
     }
 
     /// Runs a command on a blocking thread, as the server does.
-    pub async fn command(&self, extension: &str, command: &str, args: &[&str]) -> Result<String, magflock_sandbox::SandboxError> {
+    pub async fn command(
+        &self,
+        extension: &str,
+        command: &str,
+        args: &[&str],
+    ) -> Result<String, magflock_sandbox::SandboxError> {
         let loaded = self.sandbox.get(extension)?;
         let command = command.to_string();
         let args: Vec<String> = args.iter().map(|a| a.to_string()).collect();
-        tokio::task::spawn_blocking(move || loaded.run_command(&command, &args, magflock_sandbox::CallMode::Warm))
-            .await
-            .unwrap()
+        tokio::task::spawn_blocking(move || {
+            loaded.run_command(&command, &args, magflock_sandbox::CallMode::Warm)
+        })
+        .await
+        .unwrap()
     }
 
     /// Every audit entry so far, oldest first (after flushing the writer).
     pub async fn audit_entries(&self) -> Vec<AuditEntry> {
         self.audit.flush().await.expect("flush audit");
-        let page = self.store.audit_list(&AuditFilter { limit: 500, ..Default::default() }).await.unwrap();
+        let page = self
+            .store
+            .audit_list(&AuditFilter {
+                limit: 500,
+                ..Default::default()
+            })
+            .await
+            .unwrap();
         let mut entries = page.entries;
         entries.reverse();
         entries
@@ -140,7 +177,11 @@ impl Kernel {
     /// sequence number `after`.
     pub async fn wait_for_event(&self, after: u64, wanted: impl Fn(&Event) -> bool) -> Event {
         for _ in 0..100 {
-            let logged = self.bus.replay(ReplayFrom::Seq(after + 1), 10_000).await.unwrap();
+            let logged = self
+                .bus
+                .replay(ReplayFrom::Seq(after + 1), 10_000)
+                .await
+                .unwrap();
             if let Some(found) = logged.into_iter().find(|l| wanted(&l.event)) {
                 return found.event;
             }
@@ -154,7 +195,10 @@ impl Kernel {
         use magflock_kernel::policy_store::PolicyStore;
         for _ in 0..100 {
             let stored = self.store.load_policies().await.unwrap();
-            if stored.iter().any(|p| p.extension == extension && matches!(p.status, magflock_kernel::Status::Quarantined { .. })) {
+            if stored.iter().any(|p| {
+                p.extension == extension
+                    && matches!(p.status, magflock_kernel::Status::Quarantined { .. })
+            }) {
                 return true;
             }
             tokio::time::sleep(std::time::Duration::from_millis(50)).await;
