@@ -7,13 +7,14 @@
 #[path = "../tests/support/mod.rs"]
 mod support;
 
-use criterion::{Criterion, black_box};
+use criterion::Criterion;
 use magflock_kernel::audit::{Actor, AuditSink};
 use magflock_kernel::dispatch::Dispatcher;
 use magflock_kernel::{Capability, Grant, Registry};
 use magflock_sandbox::CallMode;
 use magflock_types::Outcome;
 use serde_json::json;
+use std::hint::black_box;
 use std::sync::{Arc, RwLock};
 use std::time::{Duration, Instant};
 use support::*;

@@ -14,26 +14,7 @@ use serde_json::json;
 use std::collections::{BTreeMap, HashSet};
 use std::sync::Arc;
 
-macro_rules! on_both_engines {
-    ($($case:ident),* $(,)?) => {
-        mod sqlite {
-            $(#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-            async fn $case() {
-                let db = magflock_store::testing::TestDb::new(magflock_store::Engine::Sqlite).await;
-                super::$case(&db).await;
-                db.cleanup().await;
-            })*
-        }
-        mod postgres {
-            $(#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-            async fn $case() {
-                let db = magflock_store::testing::TestDb::new(magflock_store::Engine::Postgres).await;
-                super::$case(&db).await;
-                db.cleanup().await;
-            })*
-        }
-    };
-}
+use magflock_store::on_both_engines;
 
 on_both_engines!(
     publish_poll_ack,
