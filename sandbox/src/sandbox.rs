@@ -72,7 +72,12 @@ impl Sandbox {
             .total_core_instances(slots * 8)
             .total_memories(slots * 2)
             .total_tables(slots * 4)
-            .max_memory_size(512 << 20);
+            .max_memory_size(512 << 20)
+            // Reset a returned slot by zeroing what it touched (up to these
+            // sizes) instead of giving pages back to the kernel: instantiation
+            // then faults no pages in for a typical guest's stack and heap.
+            .linear_memory_keep_resident(2 << 20)
+            .table_keep_resident(64 << 10);
         wasm.allocation_strategy(InstanceAllocationStrategy::Pooling(pool));
         let engine = Engine::new(&wasm)
             .map_err(|e| SandboxError::Internal(format!("wasmtime engine: {e:#}")))?;
