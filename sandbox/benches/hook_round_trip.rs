@@ -80,6 +80,35 @@ fn main() {
     let steady = kernel.sandbox.get(STEADY).unwrap();
     let hostile = kernel.sandbox.get(HOSTILE).unwrap();
 
+    // Memory first, before the timed runs fill the audit writer's queue:
+    // per loaded extension (compiled component, prepared instance)
+    // and per live instance (pooled slot touched by a real instantiation).
+    let before = rss_bytes();
+    let copies = 20;
+    for i in 0..copies {
+        let text = manifest_text("steady").replace(
+            "id = \"magflock/steady\"",
+            &format!("id = \"magflock/steady-{i}\""),
+        );
+        kernel
+            .sandbox
+            .load(parse(&text), &guest_wasm("magflock-ext-steady"))
+            .unwrap();
+    }
+    let per_loaded = (rss_bytes().saturating_sub(before)) / copies;
+    let before = rss_bytes();
+    let instances = 100;
+    steady.prewarm(instances).unwrap();
+    let per_instance = (rss_bytes().saturating_sub(before)) / instances as u64;
+    println!(
+        "memory/loaded_extension: {} KiB (RSS growth per load of a 190 KB component, {copies} loads)",
+        per_loaded / 1024
+    );
+    println!(
+        "memory/live_instance: {} KiB (RSS growth per warm instance, {instances} instances)",
+        per_instance / 1024
+    );
+
     let mut c = Criterion::default()
         .sample_size(50)
         .measurement_time(Duration::from_secs(3))
@@ -131,34 +160,6 @@ fn main() {
         })
     });
     group.finish();
-
-    // Memory: per loaded extension (compiled component, prepared instance)
-    // and per live instance (pooled slot touched by a real instantiation).
-    let before = rss_bytes();
-    let copies = 20;
-    for i in 0..copies {
-        let text = manifest_text("steady").replace(
-            "id = \"magflock/steady\"",
-            &format!("id = \"magflock/steady-{i}\""),
-        );
-        kernel
-            .sandbox
-            .load(parse(&text), &guest_wasm("magflock-ext-steady"))
-            .unwrap();
-    }
-    let per_loaded = (rss_bytes().saturating_sub(before)) / copies;
-    let before = rss_bytes();
-    let instances = 100;
-    steady.prewarm(instances).unwrap();
-    let per_instance = (rss_bytes().saturating_sub(before)) / instances as u64;
-    println!(
-        "memory/loaded_extension: {} KiB (RSS growth per load of a 190 KB component, {copies} loads)",
-        per_loaded / 1024
-    );
-    println!(
-        "memory/live_instance: {} KiB (RSS growth per warm instance, {instances} instances)",
-        per_instance / 1024
-    );
 
     c.final_summary();
 }
