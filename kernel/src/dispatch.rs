@@ -11,6 +11,8 @@
 //!   fail closed denies.
 //! * Actions are told after the fact: their outcome cannot change anything, and
 //!   a failure never stops the other handlers.
+//! * A payload must have every field the hook map lists for the hook; so must
+//!   a filter's modified payload (otherwise its failure policy applies).
 //! * Every run is audited with the hook, the extension, its outcome and time.
 
 use magflock_types::Outcome;
@@ -19,10 +21,28 @@ use std::sync::{Arc, RwLock};
 use std::time::Instant;
 
 use crate::audit::{Actor, AuditSink};
-use crate::hooks::{self, HookKind};
+use crate::hooks::{self, HookKind, HookSpec};
 use crate::manifest::FailurePolicy;
 use crate::policy::PolicyGate;
 use crate::{KernelError, Registry};
+
+/// The payload must be a JSON object with every field the hook map lists.
+fn missing_fields(spec: &HookSpec, payload: &serde_json::Value) -> Result<(), String> {
+    let object = payload
+        .as_object()
+        .ok_or_else(|| "the payload must be a JSON object".to_string())?;
+    let missing: Vec<&str> = spec
+        .payload
+        .iter()
+        .copied()
+        .filter(|field| !object.contains_key(*field))
+        .collect();
+    if missing.is_empty() {
+        Ok(())
+    } else {
+        Err(format!("missing field(s): {}", missing.join(", ")))
+    }
+}
 
 /// A handler's answer, as the guest gave it.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -73,11 +93,15 @@ impl Dispatcher {
     /// Dispatches `hook` with a JSON `payload`.
     pub fn dispatch(&self, hook: &str, payload: &str) -> Result<Dispatched, KernelError> {
         let spec = hooks::find(hook).ok_or_else(|| KernelError::UnknownHook(hook.to_string()))?;
-        serde_json::from_str::<serde_json::Value>(payload).map_err(|e| {
+        let value = serde_json::from_str::<serde_json::Value>(payload).map_err(|e| {
             KernelError::BadPayload {
                 hook: hook.to_string(),
                 problem: e.to_string(),
             }
+        })?;
+        missing_fields(spec, &value).map_err(|problem| KernelError::BadPayload {
+            hook: hook.to_string(),
+            problem,
         })?;
         let handlers: Vec<(String, FailurePolicy)> = {
             let registry = self.registry.read().expect("registry lock");
@@ -113,7 +137,10 @@ impl Dispatcher {
                     );
                 }
                 (HookKind::Filter, Ok(HookOutcome::Modify(next))) => {
-                    if serde_json::from_str::<serde_json::Value>(&next).is_err() {
+                    let valid = serde_json::from_str::<serde_json::Value>(&next)
+                        .map_err(|e| e.to_string())
+                        .and_then(|v| missing_fields(spec, &v));
+                    if valid.is_err() {
                         audit(
                             Outcome::Failure,
                             json!({"result": "invalid_modification", "micros": micros}),

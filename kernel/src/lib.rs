@@ -21,6 +21,7 @@ pub mod dispatch;
 mod error;
 pub mod event;
 pub mod hooks;
+pub mod kv;
 pub mod manifest;
 pub mod policy;
 pub mod policy_store;

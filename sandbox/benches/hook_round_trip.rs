@@ -19,6 +19,8 @@ use std::sync::{Arc, RwLock};
 use std::time::{Duration, Instant};
 use support::*;
 
+const HEALTH_PAYLOAD: &str = r#"{"component":"magds","healthy":true,"checks":[]}"#;
+
 /// The floor: what the hook does, as a plain native Rust call (gate check,
 /// metric, audit record), with no WebAssembly in between.
 fn native_handler(kernel: &Kernel, payload: &str) -> bool {
@@ -116,13 +118,13 @@ fn main() {
         .configure_from_args();
     let mut group = c.benchmark_group("hook_round_trip");
     group.bench_function("native_floor", |b| {
-        b.iter(|| black_box(native_handler(&kernel, black_box("{}"))))
+        b.iter(|| black_box(native_handler(&kernel, black_box(HEALTH_PAYLOAD))))
     });
     group.bench_function("dispatch_warm_instance", |b| {
         b.iter(|| {
             black_box(
                 dispatcher
-                    .dispatch("health_check_report", black_box("{}"))
+                    .dispatch("health_check_report", black_box(HEALTH_PAYLOAD))
                     .unwrap(),
             )
         })
@@ -131,7 +133,7 @@ fn main() {
         b.iter(|| {
             black_box(
                 steady
-                    .handle_hook("health_check_report", "{}", CallMode::Warm)
+                    .handle_hook("health_check_report", HEALTH_PAYLOAD, CallMode::Warm)
                     .unwrap(),
             )
         })
@@ -140,7 +142,7 @@ fn main() {
         b.iter(|| {
             black_box(
                 steady
-                    .handle_hook("health_check_report", "{}", CallMode::Fresh)
+                    .handle_hook("health_check_report", HEALTH_PAYLOAD, CallMode::Fresh)
                     .unwrap(),
             )
         })

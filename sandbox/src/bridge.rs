@@ -3,15 +3,17 @@
 //!
 //! Guarantees: an event an extension publishes is in the durable log before
 //! the guest gets its id back (nothing acknowledged is lost); a quarantine is
-//! stored right after it took effect in the gate.
+//! stored right after it took effect in the gate; a key-value `set` is
+//! durable before the guest continues.
 
 use magflock_kernel::Event;
 use magflock_kernel::bus::Bus;
+use magflock_kernel::kv::KeyValueStore;
 use magflock_kernel::policy_store::Policy;
 use std::sync::Arc;
 use tokio::runtime::Handle;
 
-use crate::services::{EventPublisher, QuarantineRecorder};
+use crate::services::{EventPublisher, KeyValue, QuarantineRecorder};
 
 /// Publishes through the bus, waiting for the durable append. Must be called
 /// from a blocking thread (guest calls always are), never from async code.
@@ -53,5 +55,35 @@ impl QuarantineRecorder for PolicyRecorder {
                 tracing::error!(extension, "cannot store the quarantine: {e}");
             }
         });
+    }
+}
+
+/// The extensions' key-value store in the control-plane database. Like
+/// [`BusPublisher`], only for blocking threads.
+pub struct DurableKeyValue {
+    pub store: Arc<dyn KeyValueStore>,
+    pub runtime: Handle,
+}
+
+impl KeyValue for DurableKeyValue {
+    fn get(&self, extension: &str, key: &str) -> Result<Option<Vec<u8>>, String> {
+        self.runtime
+            .block_on(self.store.kv_get(extension, key))
+            .map_err(|e| e.to_string())
+    }
+    fn set(&self, extension: &str, key: &str, value: &[u8]) -> Result<(), String> {
+        self.runtime
+            .block_on(self.store.kv_set(extension, key, value))
+            .map_err(|e| e.to_string())
+    }
+    fn delete(&self, extension: &str, key: &str) -> Result<(), String> {
+        self.runtime
+            .block_on(self.store.kv_delete(extension, key))
+            .map_err(|e| e.to_string())
+    }
+    fn keys(&self, extension: &str, prefix: &str) -> Result<Vec<String>, String> {
+        self.runtime
+            .block_on(self.store.kv_keys(extension, prefix))
+            .map_err(|e| e.to_string())
     }
 }

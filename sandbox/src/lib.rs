@@ -31,12 +31,12 @@ mod services;
 mod state;
 
 pub use bindings::types::{HealthReport, HealthStatus, HttpRequest, HttpResponse};
-pub use bridge::{BusPublisher, PolicyRecorder};
+pub use bridge::{BusPublisher, DurableKeyValue, PolicyRecorder};
 pub use delivery::{EventDelivery, Round, subscriber_id};
 pub use error::{SandboxError, Stop};
 pub use extension::{CallMode, LoadedExtension};
 pub use sandbox::{Sandbox, SandboxConfig};
 pub use services::{
-    EventPublisher, Job, KeyValue, MemoryKeyValue, MemoryScheduler, Metrics, QuarantineRecorder,
-    Scheduler, Services,
+    EventPublisher, Job, KeyValue, MemoryScheduler, Metrics, QuarantineRecorder, Scheduler,
+    Services,
 };

@@ -40,39 +40,6 @@ pub trait KeyValue: Send + Sync {
     fn keys(&self, extension: &str, prefix: &str) -> Result<Vec<String>, String>;
 }
 
-/// A key-value store in memory (per process).
-#[derive(Default)]
-pub struct MemoryKeyValue {
-    entries: Mutex<BTreeMap<(String, String), Vec<u8>>>,
-}
-
-impl KeyValue for MemoryKeyValue {
-    fn get(&self, extension: &str, key: &str) -> Result<Option<Vec<u8>>, String> {
-        let entries = self.entries.lock().map_err(|e| e.to_string())?;
-        Ok(entries
-            .get(&(extension.to_string(), key.to_string()))
-            .cloned())
-    }
-    fn set(&self, extension: &str, key: &str, value: &[u8]) -> Result<(), String> {
-        let mut entries = self.entries.lock().map_err(|e| e.to_string())?;
-        entries.insert((extension.to_string(), key.to_string()), value.to_vec());
-        Ok(())
-    }
-    fn delete(&self, extension: &str, key: &str) -> Result<(), String> {
-        let mut entries = self.entries.lock().map_err(|e| e.to_string())?;
-        entries.remove(&(extension.to_string(), key.to_string()));
-        Ok(())
-    }
-    fn keys(&self, extension: &str, prefix: &str) -> Result<Vec<String>, String> {
-        let entries = self.entries.lock().map_err(|e| e.to_string())?;
-        Ok(entries
-            .keys()
-            .filter(|(ext, key)| ext == extension && key.starts_with(prefix))
-            .map(|(_, key)| key.clone())
-            .collect())
-    }
-}
-
 /// Background jobs and cron schedules (`system.*`); the lifecycle manager runs them.
 pub trait Scheduler: Send + Sync {
     /// Queues `command` to run later; returns the job id.

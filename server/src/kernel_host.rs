@@ -12,8 +12,8 @@ use magflock_kernel::PolicyGate;
 use magflock_kernel::bus::{Bus, BusConfig};
 use magflock_kernel::policy_store::Policy;
 use magflock_sandbox::{
-    BusPublisher, EventDelivery, MemoryKeyValue, MemoryScheduler, Metrics, PolicyRecorder, Sandbox,
-    SandboxConfig, Services,
+    BusPublisher, DurableKeyValue, EventDelivery, MemoryScheduler, Metrics, PolicyRecorder,
+    Sandbox, SandboxConfig, Services,
 };
 use magflock_store::{AuditWriter, SqlStore, Store};
 use std::collections::HashMap;
@@ -55,10 +55,13 @@ impl KernelHost {
             }),
             quarantines: Arc::new(PolicyRecorder {
                 policy: policy.clone(),
-                runtime,
+                runtime: runtime.clone(),
             }),
             adapters: HashMap::new(),
-            kv: Arc::new(MemoryKeyValue::default()),
+            kv: Arc::new(DurableKeyValue {
+                store: store.clone(),
+                runtime: runtime.clone(),
+            }),
             metrics: metrics.clone(),
             scheduler: Arc::new(MemoryScheduler::default()),
             temp_root: config.data_dir.join("extensions-tmp"),

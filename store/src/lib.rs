@@ -21,6 +21,7 @@ mod chain;
 mod connect;
 mod error;
 mod event_log;
+mod extension_kv;
 mod policies;
 mod sessions;
 mod settings;

@@ -4,6 +4,7 @@
 
 use magflock_kernel::Capability;
 use magflock_kernel::audit::{Actor, AuditSink};
+use magflock_kernel::kv::KeyValueStore;
 use magflock_kernel::policy::{ExtensionPolicy, Grant, Status};
 use magflock_kernel::policy_store::PolicyStore;
 use magflock_store::testing::TestDb;
@@ -19,6 +20,7 @@ on_both_engines!(
     an_unreadable_policy_row_is_an_error_naming_the_extension,
     audit_batches_are_chained_in_order,
     the_audit_writer_keeps_order_and_flush_waits_for_durability,
+    key_values_are_scoped_per_extension_and_round_trip_bytes,
 );
 
 async fn policies_are_stored_whole_and_read_back(db: &TestDb) {
@@ -138,4 +140,45 @@ async fn the_audit_writer_keeps_order_and_flush_waits_for_durability(db: &TestDb
     );
     assert_eq!(db.store.audit_verify().await.unwrap().first_broken, None);
     store.close().await;
+}
+
+async fn key_values_are_scoped_per_extension_and_round_trip_bytes(db: &TestDb) {
+    let bytes: Vec<u8> = (0..=255).collect();
+    db.store.kv_set("a/one", "seen/1", &bytes).await.unwrap();
+    db.store.kv_set("a/one", "seen/2", b"x").await.unwrap();
+    db.store
+        .kv_set("a/one", "seen_", b"literal underscore")
+        .await
+        .unwrap();
+    db.store
+        .kv_set("a/two", "seen/1", b"other extension")
+        .await
+        .unwrap();
+    assert_eq!(
+        db.store.kv_get("a/one", "seen/1").await.unwrap(),
+        Some(bytes)
+    );
+    assert_eq!(
+        db.store.kv_get("a/two", "seen/1").await.unwrap(),
+        Some(b"other extension".to_vec())
+    );
+    assert_eq!(
+        db.store.kv_keys("a/one", "seen/").await.unwrap(),
+        vec!["seen/1", "seen/2"]
+    );
+    assert_eq!(
+        db.store.kv_keys("a/one", "seen_").await.unwrap(),
+        vec!["seen_"],
+        "'_' is literal"
+    );
+    db.store.kv_set("a/one", "seen/2", b"y").await.unwrap();
+    assert_eq!(
+        db.store.kv_get("a/one", "seen/2").await.unwrap(),
+        Some(b"y".to_vec())
+    );
+    db.store.kv_delete("a/one", "seen/2").await.unwrap();
+    assert_eq!(db.store.kv_get("a/one", "seen/2").await.unwrap(), None);
+    assert_eq!(db.store.kv_clear("a/one").await.unwrap(), 2);
+    assert!(db.store.kv_keys("a/one", "").await.unwrap().is_empty());
+    assert_eq!(db.store.kv_keys("a/two", "").await.unwrap(), vec!["seen/1"]);
 }

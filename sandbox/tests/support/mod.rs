@@ -9,8 +9,8 @@ use magflock_kernel::bus::{Bus, ReplayFrom};
 use magflock_kernel::policy_store::Policy;
 use magflock_kernel::{Event, Manifest, PolicyGate};
 use magflock_sandbox::{
-    BusPublisher, MemoryKeyValue, MemoryScheduler, Metrics, PolicyRecorder, Sandbox, SandboxConfig,
-    Services,
+    BusPublisher, DurableKeyValue, MemoryScheduler, Metrics, PolicyRecorder, Sandbox,
+    SandboxConfig, Services,
 };
 use magflock_store::testing::TestDb;
 use magflock_store::{AuditWriter, Engine, SqlStore, Store};
@@ -88,10 +88,13 @@ impl Kernel {
             }),
             quarantines: Arc::new(PolicyRecorder {
                 policy: policy.clone(),
-                runtime,
+                runtime: runtime.clone(),
             }),
             adapters: HashMap::new(),
-            kv: Arc::new(MemoryKeyValue::default()),
+            kv: Arc::new(DurableKeyValue {
+                store: store.clone(),
+                runtime: runtime.clone(),
+            }),
             metrics: metrics.clone(),
             scheduler: scheduler.clone(),
             temp_root: temp_root.path().join("tmp"),
