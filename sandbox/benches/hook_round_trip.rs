@@ -55,13 +55,7 @@ fn main() {
         .build()
         .unwrap();
     let kernel = runtime.block_on(async {
-        let kernel = Kernel::new().await;
-        kernel
-            .install_enabled(parse(&manifest_text("steady")), "magflock-ext-steady")
-            .await;
-        kernel
-            .install_enabled(parse(&manifest_text("hostile")), "magflock-ext-hostile")
-            .await;
+        let kernel = Kernel::with_steady_and_hostile().await;
         kernel
             .policy
             .grant(STEADY, Grant::new(Capability::SystemMetrics), &admin())

@@ -13,7 +13,10 @@ use magflock_kernel::policy_store::Policy;
 use std::sync::Arc;
 use tokio::runtime::Handle;
 
-use crate::services::{EventPublisher, KeyValue, QuarantineRecorder};
+use crate::services::{EventPublisher, KeyValue, Metrics, QuarantineRecorder, Scheduler, Services};
+use magflock_kernel::audit::AuditSink;
+use std::collections::HashMap;
+use std::path::Path;
 
 /// Publishes through the bus, waiting for the durable append. Must be called
 /// from a blocking thread (guest calls always are), never from async code.
@@ -85,5 +88,39 @@ impl KeyValue for DurableKeyValue {
         self.runtime
             .block_on(self.store.kv_keys(extension, prefix))
             .map_err(|e| e.to_string())
+    }
+}
+
+/// Services wired to the kernel's durable parts: events through `bus`,
+/// quarantines through `policy`, key-values in `kv`, folders under `folders`
+/// (`extensions-tmp/`, `extensions/`). Call on the runtime that will serve
+/// the bridges. Component adapters are added by the caller.
+pub fn durable_services(
+    policy: &Policy,
+    audit: Arc<dyn AuditSink>,
+    bus: Arc<Bus>,
+    kv: Arc<dyn KeyValueStore>,
+    metrics: Arc<Metrics>,
+    scheduler: Arc<dyn Scheduler>,
+    folders: &Path,
+) -> Services {
+    let runtime = Handle::current();
+    Services {
+        gate: policy.gate.clone(),
+        audit,
+        events: Arc::new(BusPublisher {
+            bus,
+            runtime: runtime.clone(),
+        }),
+        quarantines: Arc::new(PolicyRecorder {
+            policy: policy.clone(),
+            runtime: runtime.clone(),
+        }),
+        adapters: HashMap::new(),
+        kv: Arc::new(DurableKeyValue { store: kv, runtime }),
+        metrics,
+        scheduler,
+        temp_root: folders.join("extensions-tmp"),
+        data_root: folders.join("extensions"),
     }
 }

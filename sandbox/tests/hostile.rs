@@ -55,17 +55,6 @@ impl Bystander {
     }
 }
 
-async fn kernel_with_both() -> Kernel {
-    let kernel = Kernel::new().await;
-    kernel
-        .install_enabled(parse(&manifest_text("steady")), "magflock-ext-steady")
-        .await;
-    kernel
-        .install_enabled(parse(&manifest_text("hostile")), "magflock-ext-hostile")
-        .await;
-    kernel
-}
-
 /// Runs `command`, expects the stop `matches`, and checks the quarantine,
 /// its audit entry, its stored record and its `extension.error` event.
 async fn expect_stopped(kernel: &Kernel, extension: &str, command: &str, kind: &str) -> Stop {
@@ -135,7 +124,7 @@ async fn expect_stopped(kernel: &Kernel, extension: &str, command: &str, kind: &
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn every_attack_is_stopped_quarantined_and_audited_while_steady_keeps_answering() {
-    let kernel = kernel_with_both().await;
+    let kernel = Kernel::with_steady_and_hostile().await;
     let bystander = Bystander::start(&kernel);
 
     let stop = expect_stopped(&kernel, HOSTILE, "spin", "deadline_exceeded").await;
@@ -224,7 +213,7 @@ async fn a_runaway_loop_runs_out_of_fuel_under_a_small_cpu_budget() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn without_grants_there_is_no_ambient_file_network_or_environment() {
-    let kernel = kernel_with_both().await;
+    let kernel = Kernel::with_steady_and_hostile().await;
     let report = kernel.command(HOSTILE, "ambient", &[]).await.unwrap();
     assert!(report.contains("file=Err("), "{report}");
     assert!(report.contains("env=0"), "{report}");
@@ -260,7 +249,7 @@ async fn a_component_importing_beyond_its_manifest_is_refused_before_it_runs() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_call_its_current_manifest_no_longer_requests_traps_at_run_time() {
-    let kernel = kernel_with_both().await;
+    let kernel = Kernel::with_steady_and_hostile().await;
     kernel
         .policy
         .grant(
@@ -291,7 +280,7 @@ async fn a_call_its_current_manifest_no_longer_requests_traps_at_run_time() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_filter_slower_than_its_deadline_is_stopped_and_fails_open() {
-    let kernel = kernel_with_both().await;
+    let kernel = Kernel::with_steady_and_hostile().await;
     for (id, cap) in [
         (STEADY, Capability::ApiInterceptRequest),
         (HOSTILE, Capability::ApiInterceptRequest),

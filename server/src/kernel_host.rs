@@ -12,11 +12,9 @@ use magflock_kernel::PolicyGate;
 use magflock_kernel::bus::{Bus, BusConfig};
 use magflock_kernel::policy_store::Policy;
 use magflock_sandbox::{
-    BusPublisher, DurableKeyValue, EventDelivery, MemoryScheduler, Metrics, PolicyRecorder,
-    Sandbox, SandboxConfig, Services,
+    EventDelivery, MemoryScheduler, Metrics, Sandbox, SandboxConfig, durable_services,
 };
 use magflock_store::{AuditWriter, SqlStore, Store};
-use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -44,29 +42,16 @@ impl KernelHost {
         let bus = Arc::new(Bus::with_config(Arc::new(store.event_log()), bus_config));
         let gate = Arc::new(PolicyGate::new());
         let policy = Policy::new(gate.clone(), store.clone(), audit.clone());
-        let runtime = tokio::runtime::Handle::current();
         let metrics = Arc::new(Metrics::default());
-        let services = Services {
-            gate: gate.clone(),
+        let services = durable_services(
+            &policy,
             audit,
-            events: Arc::new(BusPublisher {
-                bus: bus.clone(),
-                runtime: runtime.clone(),
-            }),
-            quarantines: Arc::new(PolicyRecorder {
-                policy: policy.clone(),
-                runtime: runtime.clone(),
-            }),
-            adapters: HashMap::new(),
-            kv: Arc::new(DurableKeyValue {
-                store: store.clone(),
-                runtime: runtime.clone(),
-            }),
-            metrics: metrics.clone(),
-            scheduler: Arc::new(MemoryScheduler::default()),
-            temp_root: config.data_dir.join("extensions-tmp"),
-            data_root: config.data_dir.join("extensions"),
-        };
+            bus.clone(),
+            store.clone(),
+            metrics.clone(),
+            Arc::new(MemoryScheduler::default()),
+            &config.data_dir,
+        );
         let sandbox_config = SandboxConfig {
             cache_dir: Some(config.data_dir.join("components")),
             ..SandboxConfig::default()

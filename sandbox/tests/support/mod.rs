@@ -8,14 +8,10 @@ use magflock_kernel::audit::{Actor, AuditSink};
 use magflock_kernel::bus::{Bus, ReplayFrom};
 use magflock_kernel::policy_store::Policy;
 use magflock_kernel::{Event, Manifest, PolicyGate};
-use magflock_sandbox::{
-    BusPublisher, DurableKeyValue, MemoryScheduler, Metrics, PolicyRecorder, Sandbox,
-    SandboxConfig, Services,
-};
+use magflock_sandbox::{MemoryScheduler, Metrics, Sandbox, SandboxConfig, durable_services};
 use magflock_store::testing::TestDb;
 use magflock_store::{AuditWriter, Engine, SqlStore, Store};
 use magflock_types::{AuditEntry, AuditFilter};
-use std::collections::HashMap;
 use std::path::PathBuf;
 use std::sync::Arc;
 
@@ -78,28 +74,15 @@ impl Kernel {
         let metrics = Arc::new(Metrics::default());
         let scheduler = Arc::new(MemoryScheduler::default());
         let temp_root = tempfile::tempdir().unwrap();
-        let runtime = tokio::runtime::Handle::current();
-        let services = Services {
-            gate: gate.clone(),
-            audit: audit.clone(),
-            events: Arc::new(BusPublisher {
-                bus: bus.clone(),
-                runtime: runtime.clone(),
-            }),
-            quarantines: Arc::new(PolicyRecorder {
-                policy: policy.clone(),
-                runtime: runtime.clone(),
-            }),
-            adapters: HashMap::new(),
-            kv: Arc::new(DurableKeyValue {
-                store: store.clone(),
-                runtime: runtime.clone(),
-            }),
-            metrics: metrics.clone(),
-            scheduler: scheduler.clone(),
-            temp_root: temp_root.path().join("tmp"),
-            data_root: temp_root.path().join("data"),
-        };
+        let services = durable_services(
+            &policy,
+            audit.clone(),
+            bus.clone(),
+            store.clone(),
+            metrics.clone(),
+            scheduler.clone(),
+            temp_root.path(),
+        );
         let sandbox = Arc::new(Sandbox::new(services, config).expect("sandbox"));
         Kernel {
             db,
@@ -124,6 +107,18 @@ impl Kernel {
             .await
             .unwrap()
             .expect("load");
+    }
+
+    /// A kernel with `steady` and `hostile` installed and enabled, nothing granted.
+    pub async fn with_steady_and_hostile() -> Kernel {
+        let kernel = Kernel::new().await;
+        kernel
+            .install_enabled(parse(&manifest_text("steady")), "magflock-ext-steady")
+            .await;
+        kernel
+            .install_enabled(parse(&manifest_text("hostile")), "magflock-ext-hostile")
+            .await;
+        kernel
     }
 
     pub async fn install_enabled(&self, manifest: Manifest, crate_name: &str) {
