@@ -260,7 +260,7 @@ async fn temp_files_events_and_key_value_work_within_the_grant() {
     let file = kernel
         .temp_root
         .path()
-        .join("tmp")
+        .join("extensions-tmp")
         .join("magflock__steady")
         .join("scratch.txt");
     assert_eq!(std::fs::read_to_string(file).unwrap(), "notes");

@@ -184,7 +184,7 @@ async fn every_attack_is_stopped_quarantined_and_audited_while_steady_keeps_answ
         !kernel
             .temp_root
             .path()
-            .join("tmp")
+            .join("extensions-tmp")
             .join("test__hostile")
             .join("loot.txt")
             .exists()
