@@ -60,6 +60,10 @@ pub struct ExtensionPolicy {
     pub extension: String,
     pub status: Status,
     pub grants: Vec<Grant>,
+    /// Grows with every change; a store keeps the record with the highest
+    /// revision, so a late write of an older snapshot never wins.
+    #[serde(default)]
+    pub revision: u64,
 }
 
 /// Why a check failed.
@@ -93,6 +97,7 @@ struct Entry {
     requested: Vec<RequestedCapability>,
     granted: BTreeMap<Capability, Grant>,
     status: Status,
+    revision: u64,
 }
 
 /// The live grants of every registered extension.
@@ -115,8 +120,10 @@ impl PolicyGate {
             requested: Vec::new(),
             granted: BTreeMap::new(),
             status: Status::Disabled,
+            revision: 0,
         });
         entry.requested = manifest.capabilities.clone();
+        entry.revision += 1;
         let requested = entry.requested.clone();
         entry
             .granted
@@ -142,6 +149,7 @@ impl PolicyGate {
         }
         entry.granted = granted;
         entry.status = policy.status.clone();
+        entry.revision = entry.revision.max(policy.revision);
         Ok(())
     }
 
@@ -152,6 +160,7 @@ impl PolicyGate {
             extension: extension.to_string(),
             status: e.status.clone(),
             grants: e.granted.values().cloned().collect(),
+            revision: e.revision,
         })
     }
 
@@ -165,6 +174,7 @@ impl PolicyGate {
         within_request(&entry.requested, grant.capability, &grant.hosts)
             .map_err(|d| refused(extension, grant.capability, d))?;
         entry.granted.insert(grant.capability, grant);
+        entry.revision += 1;
         Ok(())
     }
 
@@ -175,6 +185,7 @@ impl PolicyGate {
         let entry = entries
             .get_mut(extension)
             .ok_or_else(|| KernelError::UnknownExtension(extension.to_string()))?;
+        entry.revision += 1;
         Ok(entry.granted.remove(&capability).is_some())
     }
 
@@ -196,6 +207,7 @@ impl PolicyGate {
                 entry.status = Status::Quarantined {
                     reason: reason.to_string(),
                 };
+                entry.revision += 1;
                 true
             }
             _ => false,
@@ -208,6 +220,7 @@ impl PolicyGate {
             .get_mut(extension)
             .ok_or_else(|| KernelError::UnknownExtension(extension.to_string()))?;
         entry.status = status;
+        entry.revision += 1;
         Ok(())
     }
 

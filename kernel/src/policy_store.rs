@@ -19,7 +19,8 @@ use crate::{Capability, KernelError};
 #[async_trait]
 pub trait PolicyStore: Send + Sync {
     async fn load_policies(&self) -> Result<Vec<ExtensionPolicy>, KernelError>;
-    /// Inserts or replaces the record of `policy.extension`.
+    /// Inserts or replaces the record of `policy.extension`, unless the stored
+    /// record has a higher revision (a late write of an older snapshot).
     async fn save_policy(&self, policy: &ExtensionPolicy) -> Result<(), KernelError>;
     async fn delete_policy(&self, extension: &str) -> Result<(), KernelError>;
 }
@@ -145,7 +146,11 @@ impl Policy {
         }
         let after = self.gate.snapshot(extension).expect("registered above");
         if let Err(err) = self.store.save_policy(&after).await {
-            self.gate.restore(&before)?;
+            // Put back what was there, as a newer revision, so the gate and the
+            // store agree again and no later write is shadowed.
+            let mut back = before;
+            back.revision = after.revision + 1;
+            self.gate.restore(&back)?;
             return Err(err);
         }
         self.audit

@@ -6,5 +6,7 @@ CREATE TABLE extension_policies (
     status       TEXT NOT NULL CHECK (status IN ('enabled', 'disabled', 'quarantined')),
     reason       TEXT,
     grants       TEXT NOT NULL,
-    updated_at   BIGINT NOT NULL
+    updated_at   BIGINT NOT NULL,
+    -- Grows with every change; an older snapshot never overwrites a newer one.
+    revision     BIGINT NOT NULL DEFAULT 0
 );

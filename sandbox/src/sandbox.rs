@@ -175,13 +175,23 @@ impl Drop for Sandbox {
     }
 }
 
+/// Advances the engine's epoch once per `tick` of wall-clock time. A late
+/// wake-up (a busy machine) catches up on every missed tick, so deadlines
+/// follow the clock rather than how often this thread got to run.
 fn spawn_epoch_ticker(engine: Engine, tick: Duration, stop: Arc<AtomicBool>) {
     std::thread::Builder::new()
         .name("magflock-epoch".into())
         .spawn(move || {
+            let started = std::time::Instant::now();
+            let tick_nanos = tick.as_nanos().max(1);
+            let mut ticks: u128 = 0;
             while !stop.load(Ordering::Relaxed) {
                 std::thread::sleep(tick);
-                engine.increment_epoch();
+                let due = started.elapsed().as_nanos() / tick_nanos;
+                while ticks < due {
+                    engine.increment_epoch();
+                    ticks += 1;
+                }
             }
         })
         .expect("spawning the epoch ticker");

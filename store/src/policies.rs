@@ -1,7 +1,8 @@
 //! Extension policies (status and grants) for the kernel's policy gate.
 //!
 //! Guarantees: one row per extension, replaced whole on every change (a
-//! change is never half-stored); a row that cannot be read back (unknown
+//! change is never half-stored) unless the stored row has a higher revision,
+//! so concurrent writers cannot put an older snapshot back; a row that cannot be read back (unknown
 //! status, malformed grants) is an error naming the extension, never a silent
 //! default.
 
@@ -24,7 +25,7 @@ pub(crate) fn kernel_error(e: StoreError) -> KernelError {
 impl PolicyStore for SqlStore {
     async fn load_policies(&self) -> Result<Vec<ExtensionPolicy>, KernelError> {
         let rows = sqlx::query(
-            "SELECT extension_id, status, reason, grants FROM extension_policies ORDER BY extension_id",
+            "SELECT extension_id, status, reason, grants, revision FROM extension_policies ORDER BY extension_id",
         )
         .fetch_all(&self.pool)
         .await
@@ -38,6 +39,9 @@ impl PolicyStore for SqlStore {
                 let reason: Option<String> =
                     row.try_get("reason").map_err(|e| kernel_error(e.into()))?;
                 let grants: String = row.try_get("grants").map_err(|e| kernel_error(e.into()))?;
+                let revision: i64 = row
+                    .try_get("revision")
+                    .map_err(|e| kernel_error(e.into()))?;
                 let status = match status.as_str() {
                     "enabled" => Status::Enabled,
                     "disabled" => Status::Disabled,
@@ -57,6 +61,7 @@ impl PolicyStore for SqlStore {
                     extension: id,
                     status,
                     grants,
+                    revision: revision.max(0) as u64,
                 })
             })
             .collect()
@@ -71,16 +76,19 @@ impl PolicyStore for SqlStore {
         let grants = serde_json::to_string(&policy.grants)
             .map_err(|e| KernelError::Storage(format!("grants: {e}")))?;
         sqlx::query(
-            "INSERT INTO extension_policies (extension_id, status, reason, grants, updated_at)
-             VALUES ($1, $2, $3, $4, $5)
+            "INSERT INTO extension_policies (extension_id, status, reason, grants, updated_at, revision)
+             VALUES ($1, $2, $3, $4, $5, $6)
              ON CONFLICT (extension_id) DO UPDATE SET status = excluded.status,
-               reason = excluded.reason, grants = excluded.grants, updated_at = excluded.updated_at",
+               reason = excluded.reason, grants = excluded.grants,
+               updated_at = excluded.updated_at, revision = excluded.revision
+             WHERE extension_policies.revision < excluded.revision",
         )
         .bind(&policy.extension)
         .bind(status)
         .bind(reason)
         .bind(grants)
         .bind(now_millis())
+        .bind(i64::try_from(policy.revision).unwrap_or(i64::MAX))
         .execute(&self.pool)
         .await
         .map_err(|e| kernel_error(e.into()))?;

@@ -31,6 +31,7 @@ async fn policies_are_stored_whole_and_read_back(db: &TestDb) {
             Grant::new(Capability::DatabaseRead),
             Grant::with_hosts(Capability::NetworkOutbound, &["api.acme.test"]),
         ],
+        revision: 3,
     };
     db.store.save_policy(&enabled).await.unwrap();
     let quarantined = ExtensionPolicy {
@@ -39,6 +40,7 @@ async fn policies_are_stored_whole_and_read_back(db: &TestDb) {
             reason: "called database.write".into(),
         },
         grants: vec![],
+        revision: 1,
     };
     db.store.save_policy(&quarantined).await.unwrap();
     assert_eq!(
@@ -50,9 +52,12 @@ async fn policies_are_stored_whole_and_read_back(db: &TestDb) {
     let disabled = ExtensionPolicy {
         status: Status::Disabled,
         grants: vec![],
-        ..enabled
+        revision: 4,
+        ..enabled.clone()
     };
     db.store.save_policy(&disabled).await.unwrap();
+    // A late write of an older snapshot (revision 3) does not put it back.
+    db.store.save_policy(&enabled).await.unwrap();
     db.store.delete_policy("test/hostile").await.unwrap();
     assert_eq!(db.store.load_policies().await.unwrap(), vec![disabled]);
 }
