@@ -35,3 +35,4 @@ pub use hooks::{Component, HookKind, HookSpec};
 pub use manifest::{Budgets, Manifest, ManifestError, ManifestErrors};
 pub use policy::{Denial, Grant, PolicyGate, Status};
 pub use registry::{Registry, RegistryError};
+pub use semver;

@@ -14,6 +14,9 @@ pub enum PackageError {
     Manifest(#[from] magflock_kernel::ManifestErrors),
     #[error("signature: {0}")]
     Signature(String),
+    /// Not installable here (kernel API range, downgrade, same version).
+    #[error("{0}")]
+    Incompatible(String),
     #[error("key file '{file}': {problem}")]
     Key { file: String, problem: String },
 }

@@ -16,8 +16,11 @@
 //!   (ed25519 `verify_strict`) against a key in the [`TrustStore`] and
 //!   reports the signature level; an unsigned package is reported as such and
 //!   the caller decides (refused unless development mode allows it).
+//! * [`Package::check_installable`] refuses a package whose kernel API range
+//!   excludes this kernel, and any downgrade or reinstall of the same version.
 
 mod archive;
+mod compat;
 mod error;
 mod keys;
 mod signature;

@@ -283,3 +283,44 @@ fn key_files_round_trip_and_secrets_are_private() {
         "never overwrites a secret key"
     );
 }
+
+#[test]
+fn downgrades_reinstalls_and_other_kernel_apis_are_refused() {
+    use magflock_kernel::semver::Version;
+    let package = Package::from_files(files()).unwrap();
+    assert!(package.check_installable(None).is_ok());
+    assert!(
+        package
+            .check_installable(Some(&Version::new(0, 9, 0)))
+            .is_ok(),
+        "an upgrade"
+    );
+    let err = package
+        .check_installable(Some(&Version::new(1, 2, 0)))
+        .unwrap_err()
+        .to_string();
+    assert!(
+        err.contains("1.0.0") && err.contains("1.2.0") && err.contains("downgrade"),
+        "{err}"
+    );
+    let err = package
+        .check_installable(Some(&Version::new(1, 0, 0)))
+        .unwrap_err()
+        .to_string();
+    assert!(err.contains("already installed"), "{err}");
+
+    let mut future = files();
+    let text = String::from_utf8(manifest())
+        .unwrap()
+        .replace("kernel_api = \"^0.1\"", "kernel_api = \"^2\"");
+    future.insert("magflock.toml".into(), text.into_bytes());
+    let err = Package::from_files(future)
+        .unwrap()
+        .check_installable(None)
+        .unwrap_err()
+        .to_string();
+    assert!(
+        err.contains("needs kernel API ^2") && err.contains("0.1.0"),
+        "{err}"
+    );
+}
