@@ -29,6 +29,7 @@ mod sql_store;
 mod store;
 #[cfg(feature = "testing")]
 pub mod testing;
+mod trusted_keys;
 mod users;
 
 pub use audit_writer::AuditWriter;
@@ -38,6 +39,7 @@ pub use error::StoreError;
 pub use event_log::{INSERT_CHUNK, SWEEP_CHUNK, SqlEventLog};
 pub use sql_store::SqlStore;
 pub use store::{SessionRow, Store};
+pub use trusted_keys::TrustedKeyRow;
 
 pub type Result<T, E = StoreError> = std::result::Result<T, E>;
 

@@ -5,6 +5,7 @@
 //! differ (migrations, the audit append lock) branch on [`Engine`].
 
 use crate::store::{SessionRow, Store};
+use crate::trusted_keys::{self, TrustedKeyRow};
 use crate::{Engine, Result, audit, connect, sessions, settings, users};
 use async_trait::async_trait;
 use magflock_types::{
@@ -111,6 +112,15 @@ impl Store for SqlStore {
     async fn audit_append(&self, entry: NewAuditEntry) -> Result<AuditEntry> {
         let _guard = self.audit_lock.lock().await;
         audit::append(&self.pool, self.engine, entry).await
+    }
+    async fn trusted_keys(&self) -> Result<Vec<TrustedKeyRow>> {
+        trusted_keys::list(&self.pool).await
+    }
+    async fn trusted_key_add(&self, key: &TrustedKeyRow) -> Result<TrustedKeyRow> {
+        trusted_keys::add(&self.pool, key).await
+    }
+    async fn trusted_key_remove(&self, key_id: &str) -> Result<bool> {
+        trusted_keys::remove(&self.pool, key_id).await
     }
     async fn audit_append_batch(&self, entries: Vec<NewAuditEntry>) -> Result<Vec<AuditEntry>> {
         let _guard = self.audit_lock.lock().await;

@@ -1,5 +1,6 @@
 //! The storage trait: everything MagFlock keeps about its own control plane.
 
+use crate::trusted_keys::TrustedKeyRow;
 use crate::{Engine, Result};
 use async_trait::async_trait;
 use magflock_types::{
@@ -55,6 +56,12 @@ pub trait Store: Send + Sync + 'static {
     // --- settings ----------------------------------------------------------
     async fn settings_all(&self) -> Result<Vec<(String, String)>>;
     async fn setting_set(&self, key: &str, value: &str, by: Option<&str>) -> Result<()>;
+
+    // --- trusted package keys -------------------------------------------------
+    async fn trusted_keys(&self) -> Result<Vec<TrustedKeyRow>>;
+    /// `Conflict` if the key id or the public key is already trusted.
+    async fn trusted_key_add(&self, key: &TrustedKeyRow) -> Result<TrustedKeyRow>;
+    async fn trusted_key_remove(&self, key_id: &str) -> Result<bool>;
 
     // --- audit -------------------------------------------------------------
     /// Appends an entry to the chain; returns it with its sequence number and hash.

@@ -8,7 +8,7 @@ use magflock_kernel::kv::KeyValueStore;
 use magflock_kernel::policy::{ExtensionPolicy, Grant, Status};
 use magflock_kernel::policy_store::PolicyStore;
 use magflock_store::testing::TestDb;
-use magflock_store::{AuditWriter, SqlStore, Store};
+use magflock_store::{AuditWriter, SqlStore, Store, StoreError, TrustedKeyRow};
 use magflock_types::{AuditFilter, Outcome};
 use serde_json::json;
 use std::sync::Arc;
@@ -21,6 +21,7 @@ on_both_engines!(
     audit_batches_are_chained_in_order,
     the_audit_writer_keeps_order_and_flush_waits_for_durability,
     key_values_are_scoped_per_extension_and_round_trip_bytes,
+    trusted_keys_are_stored_once_and_can_be_removed,
 );
 
 async fn policies_are_stored_whole_and_read_back(db: &TestDb) {
@@ -186,4 +187,60 @@ async fn key_values_are_scoped_per_extension_and_round_trip_bytes(db: &TestDb) {
     assert_eq!(db.store.kv_clear("a/one").await.unwrap(), 2);
     assert!(db.store.kv_keys("a/one", "").await.unwrap().is_empty());
     assert_eq!(db.store.kv_keys("a/two", "").await.unwrap(), vec!["seen/1"]);
+}
+
+async fn trusted_keys_are_stored_once_and_can_be_removed(db: &TestDb) {
+    let key = |id: &str, publisher: &str, public: &str, level: &str| TrustedKeyRow {
+        key_id: id.into(),
+        publisher: publisher.into(),
+        public_key: public.into(),
+        level: level.into(),
+        added_by: Some("owner@example.test".into()),
+        added_at: 0,
+    };
+    let first = db
+        .store
+        .trusted_key_add(&key("aa11", "magflock", "0a0b", "first_party"))
+        .await
+        .unwrap();
+    assert!(first.added_at > 0);
+    db.store
+        .trusted_key_add(&key("bb22", "acme", "0c0d", "verified_publisher"))
+        .await
+        .unwrap();
+    let err = db
+        .store
+        .trusted_key_add(&key("aa11", "magflock", "0e0f", "first_party"))
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(&err, StoreError::Conflict(m) if m.contains("aa11")),
+        "{err}"
+    );
+    assert!(
+        db.store
+            .trusted_key_add(&key("cc33", "other", "0c0d", "verified_publisher"))
+            .await
+            .is_err(),
+        "a public key is trusted once"
+    );
+    assert!(
+        db.store
+            .trusted_key_add(&key("dd44", "x", "1111", "root"))
+            .await
+            .is_err(),
+        "unknown level"
+    );
+    let listed: Vec<String> = db
+        .store
+        .trusted_keys()
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|k| k.publisher)
+        .collect();
+    assert_eq!(listed, vec!["acme", "magflock"]);
+    assert!(db.store.trusted_key_remove("bb22").await.unwrap());
+    assert!(!db.store.trusted_key_remove("bb22").await.unwrap());
+    assert_eq!(db.store.trusted_keys().await.unwrap(), vec![first]);
 }
