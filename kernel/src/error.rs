@@ -3,7 +3,6 @@
 //! field concerned. Callers map it to HTTP status in one place (the server).
 
 use crate::Capability;
-use crate::bus::BusError;
 use crate::event::EventError;
 use crate::registry::RegistryError;
 
@@ -13,8 +12,6 @@ pub enum KernelError {
     Registry(#[from] RegistryError),
     #[error(transparent)]
     Event(#[from] EventError),
-    #[error(transparent)]
-    Bus(#[from] BusError),
     #[error("extension '{0}' is not installed")]
     UnknownExtension(String),
     #[error("cannot grant '{capability}' to '{extension}': {reason}")]

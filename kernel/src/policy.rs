@@ -122,12 +122,11 @@ impl PolicyGate {
             status: Status::Disabled,
             revision: 0,
         });
+        entry.granted.retain(|cap, grant| {
+            within_request(&manifest.capabilities, *cap, &grant.hosts).is_ok()
+        });
         entry.requested = manifest.capabilities.clone();
         entry.revision += 1;
-        let requested = entry.requested.clone();
-        entry
-            .granted
-            .retain(|cap, grant| within_request(&requested, *cap, &grant.hosts).is_ok());
     }
 
     pub fn unregister(&self, extension: &str) {
@@ -239,26 +238,18 @@ impl PolicyGate {
     /// The check every host import makes before doing anything.
     pub fn check(&self, extension: &str, capability: Capability) -> Result<(), Denial> {
         let entries = self.entries.read().expect("policy lock");
-        let entry = entries.get(extension).ok_or(Denial::UnknownExtension)?;
-        runnable(entry)?;
-        if !entry.requested.iter().any(|r| r.capability == capability) {
-            return Err(Denial::NotRequested);
-        }
-        if !entry.granted.contains_key(&capability) {
-            return Err(Denial::NotGranted);
-        }
-        Ok(())
+        granted_grant(&entries, extension, capability).map(|_| ())
     }
 
     /// `network.outbound` to `host`: granted, and the host in the grant's allowlist.
     pub fn check_host(&self, extension: &str, host: &str) -> Result<(), Denial> {
-        self.check(extension, Capability::NetworkOutbound)?;
         let entries = self.entries.read().expect("policy lock");
-        let allowed = entries
-            .get(extension)
-            .and_then(|e| e.granted.get(&Capability::NetworkOutbound))
-            .is_some_and(|g| g.hosts.iter().any(|pattern| host_matches(pattern, host)));
-        if allowed {
+        let grant = granted_grant(&entries, extension, Capability::NetworkOutbound)?;
+        if grant
+            .hosts
+            .iter()
+            .any(|pattern| host_matches(pattern, host))
+        {
             Ok(())
         } else {
             Err(Denial::HostNotAllowed(host.to_string()))
@@ -273,6 +264,21 @@ impl PolicyGate {
             .map(|e| e.granted.keys().copied().collect())
             .unwrap_or_default()
     }
+}
+
+/// Both walls: the extension may run, its manifest requests `capability`, and
+/// an admin granted it. Returns the grant.
+fn granted_grant<'a>(
+    entries: &'a HashMap<String, Entry>,
+    extension: &str,
+    capability: Capability,
+) -> Result<&'a Grant, Denial> {
+    let entry = entries.get(extension).ok_or(Denial::UnknownExtension)?;
+    runnable(entry)?;
+    if !entry.requested.iter().any(|r| r.capability == capability) {
+        return Err(Denial::NotRequested);
+    }
+    entry.granted.get(&capability).ok_or(Denial::NotGranted)
 }
 
 fn runnable(entry: &Entry) -> Result<(), Denial> {

@@ -9,13 +9,11 @@ mod support;
 
 use criterion::Criterion;
 use magflock_kernel::audit::{Actor, AuditSink};
-use magflock_kernel::dispatch::Dispatcher;
-use magflock_kernel::{Capability, Grant, Registry};
+use magflock_kernel::{Capability, Grant};
 use magflock_sandbox::CallMode;
 use magflock_types::Outcome;
 use serde_json::json;
 use std::hint::black_box;
-use std::sync::{Arc, RwLock};
 use std::time::{Duration, Instant};
 use support::*;
 
@@ -63,16 +61,7 @@ fn main() {
             .unwrap();
         kernel
     });
-    let mut registry = Registry::new();
-    registry
-        .register(parse(&manifest_text("steady")), "steady/magflock.toml")
-        .unwrap();
-    let dispatcher = Dispatcher::new(
-        Arc::new(RwLock::new(registry)),
-        kernel.gate.clone(),
-        kernel.sandbox.clone(),
-        kernel.audit.clone(),
-    );
+    let dispatcher = kernel.dispatcher(&["steady"]);
     let steady = kernel.sandbox.get(STEADY).unwrap();
     let hostile = kernel.sandbox.get(HOSTILE).unwrap();
 

@@ -12,7 +12,6 @@ use magflock_kernel::{Event, Manifest};
 use magflock_types::Outcome;
 use serde_json::json;
 use std::sync::{Arc, Mutex};
-use wasmtime::component::ResourceTableError;
 use wasmtime::{Store, Trap};
 
 use crate::bindings::types::{self, HealthReport, HttpRequest, HttpResponse};
@@ -388,9 +387,6 @@ fn classify(store: &mut Store<HostState>, error: &wasmtime::Error, manifest: &Ma
         Some(Trap::StackOverflow) => Stop::StackOverflow,
         Some(Trap::UnreachableCodeReached) => Stop::Panic,
         Some(trap) => Stop::Crash(trap.to_string()),
-        None if error.downcast_ref::<ResourceTableError>().is_some() => {
-            Stop::Crash(format!("{error:#}"))
-        }
         None => Stop::Crash(format!("{error:#}")),
     }
 }

@@ -4,12 +4,12 @@
 
 mod support;
 
-use magflock_kernel::dispatch::{Dispatched, Dispatcher};
-use magflock_kernel::{Capability, Denial, Registry, Status};
+use magflock_kernel::dispatch::Dispatched;
+use magflock_kernel::{Capability, Denial, Status};
 use magflock_sandbox::{CallMode, SandboxError, Stop};
 use magflock_types::{ActorKind, Outcome};
+use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
-use std::sync::{Arc, RwLock};
 use support::*;
 
 /// Answers `ping` on a thread of its own until told to stop; counts answers
@@ -291,20 +291,7 @@ async fn a_filter_slower_than_its_deadline_is_stopped_and_fails_open() {
             .await
             .unwrap();
     }
-    let mut registry = Registry::new();
-    registry
-        .register(parse(&manifest_text("steady")), "steady/magflock.toml")
-        .unwrap();
-    registry
-        .register(parse(&manifest_text("hostile")), "hostile/magflock.toml")
-        .unwrap();
-    let dispatcher = Dispatcher::new(
-        Arc::new(RwLock::new(registry)),
-        kernel.gate.clone(),
-        kernel.sandbox.clone(),
-        kernel.audit.clone(),
-    );
-    let dispatcher = Arc::new(dispatcher);
+    let dispatcher = Arc::new(kernel.dispatcher(&["steady", "hostile"]));
     let started = std::time::Instant::now();
     let d = dispatcher.clone();
     let result = tokio::task::spawn_blocking(move || {

@@ -9,12 +9,8 @@ use magflock_kernel::KernelError;
 use magflock_kernel::kv::KeyValueStore;
 use sqlx::Row;
 
-use crate::policies::kernel_error;
-use crate::{SqlStore, StoreError, now_millis};
-
-fn db(e: sqlx::Error) -> KernelError {
-    kernel_error(StoreError::from(e))
-}
+use crate::policies::db;
+use crate::{SqlStore, now_millis};
 
 #[async_trait]
 impl KeyValueStore for SqlStore {

@@ -14,8 +14,9 @@ use sqlx::Row;
 
 use crate::{SqlStore, StoreError, now_millis};
 
-pub(crate) fn kernel_error(e: StoreError) -> KernelError {
-    match e {
+/// A database error as the kernel sees it: unreachable, or anything else.
+pub(crate) fn db(e: sqlx::Error) -> KernelError {
+    match StoreError::from(e) {
         StoreError::Unavailable(m) => KernelError::Unavailable(m),
         other => KernelError::Storage(other.to_string()),
     }
@@ -29,19 +30,14 @@ impl PolicyStore for SqlStore {
         )
         .fetch_all(&self.pool)
         .await
-        .map_err(|e| kernel_error(e.into()))?;
+        .map_err(db)?;
         rows.iter()
             .map(|row| {
-                let id: String = row
-                    .try_get("extension_id")
-                    .map_err(|e| kernel_error(e.into()))?;
-                let status: String = row.try_get("status").map_err(|e| kernel_error(e.into()))?;
-                let reason: Option<String> =
-                    row.try_get("reason").map_err(|e| kernel_error(e.into()))?;
-                let grants: String = row.try_get("grants").map_err(|e| kernel_error(e.into()))?;
-                let revision: i64 = row
-                    .try_get("revision")
-                    .map_err(|e| kernel_error(e.into()))?;
+                let id: String = row.try_get("extension_id").map_err(db)?;
+                let status: String = row.try_get("status").map_err(db)?;
+                let reason: Option<String> = row.try_get("reason").map_err(db)?;
+                let grants: String = row.try_get("grants").map_err(db)?;
+                let revision: i64 = row.try_get("revision").map_err(db)?;
                 let status = match status.as_str() {
                     "enabled" => Status::Enabled,
                     "disabled" => Status::Disabled,
@@ -91,7 +87,7 @@ impl PolicyStore for SqlStore {
         .bind(i64::try_from(policy.revision).unwrap_or(i64::MAX))
         .execute(&self.pool)
         .await
-        .map_err(|e| kernel_error(e.into()))?;
+        .map_err(db)?;
         Ok(())
     }
 
@@ -100,7 +96,7 @@ impl PolicyStore for SqlStore {
             .bind(extension)
             .execute(&self.pool)
             .await
-            .map_err(|e| kernel_error(e.into()))?;
+            .map_err(db)?;
         Ok(())
     }
 }

@@ -3,6 +3,7 @@
 //! redirect could leave the allowlist); bodies and time are bounded.
 
 use std::io::Read;
+use std::sync::OnceLock;
 use std::time::Duration;
 
 use crate::bindings::magflock::extension::network_outbound::{self, OutboundRequest};
@@ -35,16 +36,29 @@ impl network_outbound::Host for HostState {
     }
 }
 
-fn send(url: url::Url, request: OutboundRequest) -> Result<HttpResponse, String> {
-    let timeout = Duration::from_millis(u64::from(request.timeout_ms.clamp(1, MAX_TIMEOUT_MS)));
+/// One client for every extension (its connection pool and worker thread
+/// are made once); redirects off, the timeout set per request.
+fn client() -> Result<&'static reqwest::blocking::Client, String> {
+    static CLIENT: OnceLock<reqwest::blocking::Client> = OnceLock::new();
+    if let Some(client) = CLIENT.get() {
+        return Ok(client);
+    }
     let client = reqwest::blocking::Client::builder()
         .redirect(reqwest::redirect::Policy::none())
-        .timeout(timeout)
         .build()
         .map_err(|e| format!("cannot make an HTTP client: {e}"))?;
+    Ok(CLIENT.get_or_init(|| client))
+}
+
+fn send(url: url::Url, request: OutboundRequest) -> Result<HttpResponse, String> {
+    let timeout = Duration::from_millis(u64::from(request.timeout_ms.clamp(1, MAX_TIMEOUT_MS)));
+    let client = client()?;
     let method = reqwest::Method::from_bytes(request.method.as_bytes())
         .map_err(|_| format!("'{}' is not an HTTP method", request.method))?;
-    let mut builder = client.request(method, url).body(request.body);
+    let mut builder = client
+        .request(method, url)
+        .timeout(timeout)
+        .body(request.body);
     for header in request.headers {
         builder = builder.header(header.name, header.value);
     }

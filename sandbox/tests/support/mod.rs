@@ -4,8 +4,10 @@
 
 #![allow(dead_code)]
 
+use magflock_kernel::Registry;
 use magflock_kernel::audit::{Actor, AuditSink};
 use magflock_kernel::bus::{Bus, ReplayFrom};
+use magflock_kernel::dispatch::Dispatcher;
 use magflock_kernel::policy_store::Policy;
 use magflock_kernel::{Event, Manifest, PolicyGate};
 use magflock_sandbox::{MemoryScheduler, Metrics, Sandbox, SandboxConfig, durable_services};
@@ -13,7 +15,7 @@ use magflock_store::testing::TestDb;
 use magflock_store::{AuditWriter, Engine, SqlStore, Store};
 use magflock_types::{AuditEntry, AuditFilter};
 use std::path::PathBuf;
-use std::sync::Arc;
+use std::sync::{Arc, RwLock};
 
 pub const STEADY: &str = "magflock/steady";
 pub const HOSTILE: &str = "test/hostile";
@@ -119,6 +121,24 @@ impl Kernel {
             .install_enabled(parse(&manifest_text("hostile")), "magflock-ext-hostile")
             .await;
         kernel
+    }
+
+    /// A dispatcher over a registry of the extensions in these
+    /// `extensions/<folder>`s, running them in this kernel's sandbox.
+    pub fn dispatcher(&self, folders: &[&str]) -> Dispatcher {
+        let mut registry = Registry::new();
+        for folder in folders {
+            let file = format!("{folder}/magflock.toml");
+            registry
+                .register(parse(&manifest_text(folder)), &file)
+                .unwrap();
+        }
+        Dispatcher::new(
+            Arc::new(RwLock::new(registry)),
+            self.gate.clone(),
+            self.sandbox.clone(),
+            self.audit.clone(),
+        )
     }
 
     pub async fn install_enabled(&self, manifest: Manifest, crate_name: &str) {
