@@ -133,6 +133,29 @@ pub struct Manifest {
     pub subscriptions: Vec<String>,
     pub contributions: Vec<Contribution>,
     pub budgets: Budgets,
+    /// Marketplace categories (lower-case slugs).
+    pub categories: Vec<String>,
+    /// Community or Pro edition (the entitlement the package needs).
+    pub edition: Edition,
+    /// The extension's default configuration (a JSON object), handed to
+    /// `init` merged with what the admin set.
+    pub config: serde_json::Value,
+}
+
+/// Which edition an extension belongs to: Pro extensions need a Pro licence.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Edition {
+    Community,
+    Pro,
+}
+
+impl Edition {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Edition::Community => "ce",
+            Edition::Pro => "pro",
+        }
+    }
 }
 
 impl Manifest {
@@ -190,6 +213,8 @@ struct RawManifest {
     contributes: BTreeMap<String, Spanned<Vec<RawContribution>>>,
     #[serde(default)]
     budgets: RawBudgets,
+    #[serde(default)]
+    config: Option<Spanned<toml::Table>>,
 }
 
 #[derive(Deserialize)]
@@ -202,6 +227,10 @@ struct RawExtension {
     description: Spanned<String>,
     license: Spanned<String>,
     kernel_api: Spanned<String>,
+    #[serde(default)]
+    categories: Vec<Spanned<String>>,
+    #[serde(default)]
+    edition: Option<Spanned<String>>,
 }
 
 #[derive(Deserialize)]
@@ -602,6 +631,44 @@ fn validate(raw: RawManifest, p: &mut Problems) -> Manifest {
         }
     }
 
+    let mut categories: Vec<String> = Vec::new();
+    for (i, category) in ext.categories.iter().enumerate() {
+        let text = category.get_ref();
+        if !is_slug(text) {
+            p.on(
+                category,
+                format!("extension.categories[{i}]"),
+                format!("'{text}' must be a lower-case slug (letters, digits, '-')"),
+            );
+        } else if categories.contains(text) {
+            p.on(
+                category,
+                format!("extension.categories[{i}]"),
+                format!("'{text}' is listed twice"),
+            );
+        } else {
+            categories.push(text.clone());
+        }
+    }
+    let edition = match ext.edition.as_ref().map(|e| (e, e.get_ref().as_str())) {
+        None | Some((_, "ce")) => Edition::Community,
+        Some((_, "pro")) => Edition::Pro,
+        Some((spanned, other)) => {
+            p.on(
+                spanned,
+                "extension.edition",
+                format!("'{other}' must be \"ce\" or \"pro\""),
+            );
+            Edition::Community
+        }
+    };
+    let config = match &raw.config {
+        None => serde_json::Value::Object(Default::default()),
+        Some(table) => serde_json::to_value(table.get_ref()).unwrap_or_else(|e| {
+            p.on(table, "config", format!("cannot be expressed as JSON: {e}"));
+            serde_json::Value::Object(Default::default())
+        }),
+    };
     Manifest {
         id,
         name: required_text(&ext.name, "extension.name", p),
@@ -616,5 +683,8 @@ fn validate(raw: RawManifest, p: &mut Problems) -> Manifest {
         subscriptions,
         contributions,
         budgets,
+        categories,
+        edition,
+        config,
     }
 }

@@ -98,6 +98,9 @@ struct Entry {
     granted: BTreeMap<Capability, Grant>,
     status: Status,
     revision: u64,
+    /// The lifecycle manager is running this disabled extension's install,
+    /// init, start or health check (never persisted, never lifts a quarantine).
+    lifecycle_pass: bool,
 }
 
 /// The live grants of every registered extension.
@@ -121,6 +124,7 @@ impl PolicyGate {
             granted: BTreeMap::new(),
             status: Status::Disabled,
             revision: 0,
+            lifecycle_pass: false,
         });
         entry.granted.retain(|cap, grant| {
             within_request(&manifest.capabilities, *cap, &grant.hosts).is_ok()
@@ -129,12 +133,52 @@ impl PolicyGate {
         entry.revision += 1;
     }
 
+    /// Widens what `manifest.id` may be granted to the union of what it
+    /// requests now and what `manifest` requests (host lists merged), keeping
+    /// every grant. An upgrade does this while the old and the new version
+    /// both run; [`PolicyGate::register`] with the winner narrows it again.
+    pub fn widen(&self, manifest: &Manifest) -> Result<(), KernelError> {
+        let mut entries = self.entries.write().expect("policy lock");
+        let entry = entries
+            .get_mut(&manifest.id)
+            .ok_or_else(|| KernelError::UnknownExtension(manifest.id.clone()))?;
+        for wanted in &manifest.capabilities {
+            match entry
+                .requested
+                .iter_mut()
+                .find(|r| r.capability == wanted.capability)
+            {
+                Some(have) => {
+                    for host in &wanted.hosts {
+                        if !have.hosts.contains(host) {
+                            have.hosts.push(host.clone());
+                        }
+                    }
+                }
+                None => entry.requested.push(wanted.clone()),
+            }
+        }
+        entry.revision += 1;
+        Ok(())
+    }
+
+    /// Lets the lifecycle manager run a *disabled* extension's install, init,
+    /// start and health checks (and their host calls, within the grant) while
+    /// `open`; a quarantine still refuses everything.
+    pub fn set_lifecycle_pass(&self, extension: &str, open: bool) {
+        let mut entries = self.entries.write().expect("policy lock");
+        if let Some(entry) = entries.get_mut(extension) {
+            entry.lifecycle_pass = open;
+        }
+    }
+
     pub fn unregister(&self, extension: &str) {
         self.entries.write().expect("policy lock").remove(extension);
     }
 
-    /// Restores a durable record (at start): status and grants, each grant
-    /// re-checked against the registered manifest.
+    /// Restores a durable record (at start): status and grants. A grant the
+    /// registered manifest no longer requests (or for hosts it no longer
+    /// names) is dropped: the manifest bounds every grant.
     pub fn restore(&self, policy: &ExtensionPolicy) -> Result<(), KernelError> {
         let mut entries = self.entries.write().expect("policy lock");
         let entry = entries
@@ -142,9 +186,9 @@ impl PolicyGate {
             .ok_or_else(|| KernelError::UnknownExtension(policy.extension.clone()))?;
         let mut granted = BTreeMap::new();
         for grant in &policy.grants {
-            within_request(&entry.requested, grant.capability, &grant.hosts)
-                .map_err(|d| refused(&policy.extension, grant.capability, d))?;
-            granted.insert(grant.capability, grant.clone());
+            if within_request(&entry.requested, grant.capability, &grant.hosts).is_ok() {
+                granted.insert(grant.capability, grant.clone());
+            }
         }
         entry.granted = granted;
         entry.status = policy.status.clone();
@@ -284,6 +328,7 @@ fn granted_grant<'a>(
 fn runnable(entry: &Entry) -> Result<(), Denial> {
     match &entry.status {
         Status::Enabled => Ok(()),
+        Status::Disabled if entry.lifecycle_pass => Ok(()),
         Status::Disabled => Err(Denial::Disabled),
         Status::Quarantined { reason } => Err(Denial::Quarantined(reason.clone())),
     }
@@ -452,6 +497,12 @@ hosts = ["api.acme.test", "*.cdn.test"]
         assert_eq!(fresh.snapshot("acme/report"), Some(snapshot));
         let mut forged = fresh.snapshot("acme/report").unwrap();
         forged.grants.push(Grant::new(Capability::DatabaseAdmin));
-        assert!(fresh.restore(&forged).is_err());
+        fresh.restore(&forged).unwrap();
+        // A stored grant beyond the manifest is dropped, not restored.
+        assert!(
+            !fresh
+                .granted("acme/report")
+                .contains(&Capability::DatabaseAdmin)
+        );
     }
 }

@@ -111,6 +111,13 @@ impl Policy {
         .await
     }
 
+    /// Forgets an extension entirely (at uninstall, or when an install is
+    /// rolled back): its gate entry and its stored record.
+    pub async fn forget(&self, extension: &str) -> Result<(), KernelError> {
+        self.gate.unregister(extension);
+        self.store.delete_policy(extension).await
+    }
+
     /// Stores a quarantine the sandbox already applied to the gate.
     pub async fn persist(&self, extension: &str) -> Result<(), KernelError> {
         match self.gate.snapshot(extension) {

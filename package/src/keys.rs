@@ -191,3 +191,31 @@ impl TrustStore {
         self.keys.iter()
     }
 }
+
+impl TrustedKey {
+    /// A key as stored in the control-plane database (hex public key).
+    pub fn from_parts(
+        publisher: &str,
+        public_hex: &str,
+        level: SignatureLevel,
+    ) -> Result<TrustedKey, String> {
+        let bytes: [u8; 32] = hex::decode(public_hex.trim())
+            .ok()
+            .and_then(|b| b.try_into().ok())
+            .ok_or("public key: not 32 hex-encoded bytes")?;
+        let key = VerifyingKey::from_bytes(&bytes).map_err(|e| format!("public key: {e}"))?;
+        Ok(TrustedKey {
+            publisher: publisher.to_string(),
+            key,
+            level,
+        })
+    }
+
+    pub fn key_id(&self) -> String {
+        fingerprint(&self.key)
+    }
+
+    pub fn public_hex(&self) -> String {
+        hex::encode(self.key.to_bytes())
+    }
+}

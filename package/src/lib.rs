@@ -18,14 +18,28 @@
 //!   the caller decides (refused unless development mode allows it).
 //! * [`Package::check_installable`] refuses a package whose kernel API range
 //!   excludes this kernel, and any downgrade or reinstall of the same version.
+//! * Marketplace catalogs ([`SignedCatalog`]) are accepted only when signed
+//!   by a trusted key, with every entry well-formed; [`Resolver`] turns a
+//!   wanted extension into an [`InstallPlan`] (dependencies first) or one
+//!   clear refusal (see the `catalog` and `resolve` modules).
 
 mod archive;
+mod catalog;
 mod compat;
 mod error;
 mod keys;
+mod resolve;
 mod signature;
 
 pub use archive::{COMPONENT, Limits, MANIFEST, Package, SIGNATURE};
+pub use catalog::{
+    CATALOG_INDEX, CATALOG_SIGNATURE, Catalog, CatalogCapability, CatalogEntry, KernelMismatch,
+    Query, SignedCatalog, search,
+};
 pub use error::PackageError;
 pub use keys::{KeyPair, PublicKeyFile, SecretKeyFile, TrustStore, TrustedKey};
+pub use resolve::{
+    CapabilityUse, InstallPlan, PlanAction, PlanStep, Requirement, Requirer, Resolver,
+    SatisfiedDependency, resolve,
+};
 pub use signature::{Signature, SignatureLevel, Verified};

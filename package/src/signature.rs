@@ -16,6 +16,16 @@ pub enum SignatureLevel {
 }
 
 impl SignatureLevel {
+    /// The stored form: `unsigned`, `verified_publisher`, `first_party`.
+    pub fn code(self) -> &'static str {
+        match self {
+            SignatureLevel::Unsigned => "unsigned",
+            SignatureLevel::VerifiedPublisher => "verified_publisher",
+            SignatureLevel::FirstParty => "first_party",
+        }
+    }
+
+    /// How people read it.
     pub fn as_str(self) -> &'static str {
         match self {
             SignatureLevel::Unsigned => "unsigned",
@@ -47,6 +57,66 @@ impl Signature {
     }
 }
 
+/// Signs `digest` with `key`.
+pub(crate) fn sign_digest(key: &KeyPair, digest: &[u8; 32]) -> Signature {
+    Signature {
+        key_id: fingerprint(&key.signing.verifying_key()),
+        digest: hex::encode(digest),
+        signature: hex::encode(key.signing.sign(digest).to_bytes()),
+    }
+}
+
+/// Why a signature does not hold.
+pub(crate) enum SignatureProblem {
+    /// The signed digest is not the digest of what was given.
+    Changed,
+    UnknownKey(String),
+    NotHex,
+    DoesNotVerify(String),
+}
+
+impl SignatureProblem {
+    /// One sentence; `changed` describes a digest mismatch for the caller's subject.
+    pub(crate) fn describe(&self, changed: &str) -> String {
+        match self {
+            SignatureProblem::Changed => changed.to_string(),
+            SignatureProblem::UnknownKey(key_id) => {
+                format!("signed by key '{key_id}', which is not in the trust store")
+            }
+            SignatureProblem::NotHex => "the signature is not 64 hex-encoded bytes".into(),
+            SignatureProblem::DoesNotVerify(key_id) => {
+                format!("the signature does not verify with key '{key_id}'")
+            }
+        }
+    }
+}
+
+/// Checks `signature` over `digest` strictly against a key in `trust`.
+pub(crate) fn check_signature(
+    signature: &Signature,
+    digest: &[u8; 32],
+    trust: &TrustStore,
+) -> Result<Verified, SignatureProblem> {
+    if signature.digest != hex::encode(digest) {
+        return Err(SignatureProblem::Changed);
+    }
+    let trusted = trust
+        .get(&signature.key_id)
+        .ok_or_else(|| SignatureProblem::UnknownKey(signature.key_id.clone()))?;
+    let bytes: [u8; 64] = hex::decode(&signature.signature)
+        .ok()
+        .and_then(|b| b.try_into().ok())
+        .ok_or(SignatureProblem::NotHex)?;
+    let key: &VerifyingKey = &trusted.key;
+    key.verify_strict(digest, &ed25519_dalek::Signature::from_bytes(&bytes))
+        .map_err(|_| SignatureProblem::DoesNotVerify(signature.key_id.clone()))?;
+    Ok(Verified {
+        level: trusted.level,
+        key_id: Some(signature.key_id.clone()),
+        digest: hex::encode(digest),
+    })
+}
+
 /// A successful verification.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Verified {
@@ -60,13 +130,7 @@ pub struct Verified {
 impl Package {
     /// Signs (or re-signs) the package with `key`.
     pub fn sign(&mut self, key: &KeyPair) {
-        let digest = self.digest();
-        let signature = key.signing.sign(&digest);
-        self.signature = Some(Signature {
-            key_id: fingerprint(&key.signing.verifying_key()),
-            digest: hex::encode(digest),
-            signature: hex::encode(signature.to_bytes()),
-        });
+        self.signature = Some(sign_digest(key, &self.digest()));
     }
 
     /// Checks the signature against `trust`. `Unsigned` when there is none;
@@ -80,36 +144,10 @@ impl Package {
                 digest: hex::encode(digest),
             });
         };
-        if signature.digest != hex::encode(digest) {
-            return Err(PackageError::Signature(
-                "the package's contents or manifest changed after it was signed (digest mismatch)"
-                    .into(),
-            ));
-        }
-        let trusted = trust.get(&signature.key_id).ok_or_else(|| {
-            PackageError::Signature(format!(
-                "signed by key '{}', which is not in the trust store",
-                signature.key_id
+        check_signature(signature, &digest, trust).map_err(|problem| {
+            PackageError::Signature(problem.describe(
+                "the package's contents or manifest changed after it was signed (digest mismatch)",
             ))
-        })?;
-        let bytes: [u8; 64] = hex::decode(&signature.signature)
-            .ok()
-            .and_then(|b| b.try_into().ok())
-            .ok_or_else(|| {
-                PackageError::Signature("the signature is not 64 hex-encoded bytes".into())
-            })?;
-        let key: &VerifyingKey = &trusted.key;
-        key.verify_strict(&digest, &ed25519_dalek::Signature::from_bytes(&bytes))
-            .map_err(|_| {
-                PackageError::Signature(format!(
-                    "the signature does not verify with key '{}'",
-                    signature.key_id
-                ))
-            })?;
-        Ok(Verified {
-            level: trusted.level,
-            key_id: Some(signature.key_id.clone()),
-            digest: hex::encode(digest),
         })
     }
 }

@@ -12,6 +12,7 @@ use magflock_kernel::{Event, Manifest};
 use magflock_types::Outcome;
 use serde_json::json;
 use std::sync::{Arc, Mutex};
+use std::time::Instant;
 use wasmtime::{Store, Trap};
 
 use crate::bindings::types::{self, HealthReport, HttpRequest, HttpResponse};
@@ -19,6 +20,7 @@ use crate::bindings::{Extension, ExtensionPre};
 use crate::error::{SandboxError, Stop};
 use crate::services::Services;
 use crate::state::HostState;
+use crate::stats::{CallStats, Ending, StatsSnapshot};
 
 /// Whether a call may reuse a warm instance.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -43,11 +45,16 @@ pub struct LoadedExtension {
     idle: Mutex<Vec<Instance>>,
     max_result: u64,
     tick_ms: u64,
+    stats: CallStats,
 }
 
 /// The size of a result, for the result limit.
 trait ResultSize {
     fn size(&self) -> u64;
+    /// The guest answered with its own error (counted as a failed call).
+    fn is_guest_error(&self) -> bool {
+        false
+    }
 }
 impl ResultSize for () {
     fn size(&self) -> u64 {
@@ -65,6 +72,9 @@ impl<T: ResultSize, E: ResultSize> ResultSize for Result<T, E> {
             Ok(v) => v.size(),
             Err(e) => e.size(),
         }
+    }
+    fn is_guest_error(&self) -> bool {
+        self.is_err()
     }
 }
 impl ResultSize for types::HookOutcome {
@@ -109,7 +119,13 @@ impl LoadedExtension {
             idle: Mutex::new(Vec::new()),
             max_result,
             tick_ms,
+            stats: CallStats::default(),
         }
+    }
+
+    /// Counters of every call since this version was loaded.
+    pub fn stats(&self) -> StatsSnapshot {
+        self.stats.snapshot()
     }
 
     pub fn id(&self) -> &str {
@@ -248,19 +264,35 @@ impl LoadedExtension {
         .map(Ok)
         .unwrap_or_else(|| self.instantiate())?;
         self.arm(&mut instance.store)?;
+        let started = Instant::now();
         let result = call(
             instance.bindings.magflock_extension_guest(),
             &mut instance.store,
         );
+        let fuel = self
+            .manifest
+            .budgets
+            .fuel_per_call
+            .saturating_sub(instance.store.get_fuel().unwrap_or(0));
+        let memory = instance.store.data().memory.current_bytes;
+        let record = |ending| self.stats.record(ending, fuel, started.elapsed(), memory);
         match result {
-            Ok(value) if value.size() > self.max_result => Err(self.terminate(
-                what,
-                Stop::ResultTooLarge {
-                    bytes: value.size(),
-                    limit: self.max_result,
-                },
-            )),
+            Ok(value) if value.size() > self.max_result => {
+                record(Ending::Stopped);
+                Err(self.terminate(
+                    what,
+                    Stop::ResultTooLarge {
+                        bytes: value.size(),
+                        limit: self.max_result,
+                    },
+                ))
+            }
             Ok(value) => {
+                record(if value.is_guest_error() {
+                    Ending::GuestError
+                } else {
+                    Ending::Ok
+                });
                 if mode == CallMode::Warm
                     && let Ok(mut idle) = self.idle.lock()
                 {
@@ -269,6 +301,7 @@ impl LoadedExtension {
                 Ok(value)
             }
             Err(error) => {
+                record(Ending::Stopped);
                 let stop = classify(&mut instance.store, &error, &self.manifest);
                 Err(self.terminate(what, stop))
             }

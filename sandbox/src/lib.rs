@@ -29,6 +29,7 @@ mod runner;
 mod sandbox;
 mod services;
 mod state;
+mod stats;
 
 pub use bindings::types::{HealthReport, HealthStatus, HttpRequest, HttpResponse};
 pub use bridge::{BusPublisher, DurableKeyValue, PolicyRecorder, durable_services};
@@ -40,3 +41,4 @@ pub use services::{
     EventPublisher, Job, KeyValue, MemoryScheduler, Metrics, QuarantineRecorder, Scheduler,
     Services,
 };
+pub use stats::{LATENCY_BUCKETS_US, StatsSnapshot};

@@ -8,6 +8,8 @@ pub(crate) struct MemoryCap {
     pub cap_bytes: u64,
     /// Set when a growth past the cap was refused.
     pub refused: Option<u64>,
+    /// The size of the largest memory the instance has now.
+    pub current_bytes: u64,
 }
 
 impl MemoryCap {
@@ -15,6 +17,7 @@ impl MemoryCap {
         MemoryCap {
             cap_bytes: cap_mb << 20,
             refused: None,
+            current_bytes: 0,
         }
     }
 }
@@ -30,6 +33,7 @@ impl ResourceLimiter for MemoryCap {
             self.refused = Some(desired as u64);
             return Ok(false);
         }
+        self.current_bytes = self.current_bytes.max(desired as u64);
         Ok(true)
     }
 

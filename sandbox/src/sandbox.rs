@@ -106,9 +106,24 @@ impl Sandbox {
 
     /// Compiles (or loads from the cache) an extension's component, checks its
     /// imports against the contract and its manifest, registers the manifest
-    /// with the policy gate and prepares instantiation. Nothing of the
+    /// with the policy gate and makes it the serving version. Nothing of the
     /// extension runs. Replaces an extension loaded under the same id.
     pub fn load(
+        &self,
+        manifest: Manifest,
+        wasm: &[u8],
+    ) -> Result<Arc<LoadedExtension>, SandboxError> {
+        let loaded = self.prepare(manifest, wasm)?;
+        self.services.gate.register(loaded.manifest());
+        self.activate(loaded.clone());
+        Ok(loaded)
+    }
+
+    /// Compiles and checks a component like [`Sandbox::load`], but neither
+    /// registers it with the policy gate nor makes it the serving version:
+    /// only the caller holds it (the lifecycle manager installs and
+    /// health-checks a new version this way while the old one serves).
+    pub fn prepare(
         &self,
         manifest: Manifest,
         wasm: &[u8],
@@ -124,21 +139,31 @@ impl Sandbox {
                 manifest.id
             ))
         })?;
-        self.services.gate.register(&manifest);
         let tick_ms = self.config.epoch_tick.as_millis().max(1) as u64;
-        let loaded = Arc::new(LoadedExtension::new(
+        Ok(Arc::new(LoadedExtension::new(
             manifest,
             pre,
             imports,
             self.services.clone(),
             self.config.max_result_bytes,
             tick_ms,
-        ));
+        )))
+    }
+
+    /// Makes `loaded` the version every new call reaches, in one step; calls
+    /// already running finish on the version they started on. Returns the
+    /// version it replaced.
+    pub fn activate(&self, loaded: Arc<LoadedExtension>) -> Option<Arc<LoadedExtension>> {
         self.loaded
             .write()
             .expect("sandbox lock")
-            .insert(loaded.id().to_string(), loaded.clone());
-        Ok(loaded)
+            .insert(loaded.id().to_string(), loaded)
+    }
+
+    /// Stops serving `extension` (its instances are dropped once running
+    /// calls finish) without touching its policy entry.
+    pub fn deactivate(&self, extension: &str) -> Option<Arc<LoadedExtension>> {
+        self.loaded.write().expect("sandbox lock").remove(extension)
     }
 
     /// Drops the extension's instances and its policy entry.

@@ -11,6 +11,10 @@
 //! * The event bus's durable log ([`SqlEventLog`], the kernel's `EventLog`) lives
 //!   in the same database, with gap-free global and per-component sequence
 //!   numbers under concurrent publishers.
+//! * The lifecycle manager's state (the kernel's `LifecycleStore`) lives in the
+//!   same database; each extension's own migrations run in an area of its own
+//!   ([`ExtensionAreas`]: a schema and a role on PostgreSQL, a file on SQLite),
+//!   never among the control-plane tables.
 //! * Connection problems surface as [`StoreError::Unavailable`] so callers can tell
 //!   "the database is down" from "the request was wrong"; the pool recovers by
 //!   itself when the database comes back.
@@ -22,6 +26,8 @@ mod connect;
 mod error;
 mod event_log;
 mod extension_kv;
+mod extension_schemas;
+mod lifecycle;
 mod policies;
 mod sessions;
 mod settings;
@@ -37,6 +43,7 @@ pub use chain::GENESIS_HASH;
 pub use connect::{Engine, redact_url};
 pub use error::StoreError;
 pub use event_log::{INSERT_CHUNK, SWEEP_CHUNK, SqlEventLog};
+pub use extension_schemas::ExtensionAreas;
 pub use sql_store::SqlStore;
 pub use store::{SessionRow, Store};
 pub use trusted_keys::TrustedKeyRow;

@@ -1,11 +1,56 @@
 //! Steady: the kernel's well-behaved extension. Every command uses exactly
 //! one host import, so tests can grant and revoke capabilities one by one.
+//!
+//! Its lifecycle is observable through its key-value store, so lifecycle
+//! tests can steer it: `install` records `installed` (and fails while
+//! `fail-install` is set), `init` records the configuration it received,
+//! `start`/`stop` record `running`, and the health check reports unhealthy
+//! while `health` is `unhealthy` or the configuration says `healthy = false`.
 
 use magflock_sdk::prelude::*;
 
 struct Steady;
 
 impl Extension for Steady {
+    fn install() -> Result<(), String> {
+        if host::kv::get("fail-install").is_some() {
+            return Err("install refused: fail-install is set".into());
+        }
+        host::kv::set("installed", b"yes")
+    }
+
+    fn init(config: &str) -> Result<(), String> {
+        host::kv::set("config", config.as_bytes())
+    }
+
+    fn start() -> Result<(), String> {
+        host::kv::set("running", b"yes")
+    }
+
+    fn stop() -> Result<(), String> {
+        host::kv::set("running", b"no")
+    }
+
+    fn health_check() -> HealthReport {
+        let forced = host::kv::get("health").is_some_and(|v| v == b"unhealthy");
+        let config = host::kv::get("config").unwrap_or_default();
+        let configured = serde_json::from_slice::<serde_json::Value>(&config)
+            .ok()
+            .and_then(|c| c.get("healthy").and_then(|h| h.as_bool()))
+            .unwrap_or(true);
+        if forced || !configured {
+            HealthReport {
+                status: HealthStatus::Unhealthy,
+                message: "told to be unhealthy".into(),
+            }
+        } else {
+            HealthReport {
+                status: HealthStatus::Healthy,
+                message: "steady".into(),
+            }
+        }
+    }
+
     fn run_command(command: &str, args: Vec<String>) -> Result<String, String> {
         match command {
             "ping" => Ok("pong".into()),

@@ -1,0 +1,107 @@
+//! Install + enable of a signed package, without restart: verify signature,
+//! check compatibility, queue for approval, approve, store the package,
+//! register, Install(), migrations, health check #1, Init(), Start(), health
+//! check #2, go live. Goal: ≤ 300 ms.
+//!
+//! Each iteration installs a new extension id (the same component, so the
+//! compiled-component cache is warm after the first: that is the case for
+//! every install after the first of a given build); `cold_compile` measures
+//! one install with an empty component cache.
+//!
+//! Run: `cargo bench -p magflock-lifecycle --bench install_enable`.
+
+#[path = "../tests/support/mod.rs"]
+mod support;
+
+use criterion::{Criterion, criterion_group, criterion_main};
+use magflock_lifecycle::{Decision, Offered};
+use magflock_store::Engine;
+use std::time::{Duration, Instant};
+use support::*;
+
+const MIGRATION: &[(&str, &str, Option<&str>)] = &[(
+    "0001_notes",
+    "CREATE TABLE notes (id INTEGER PRIMARY KEY, body TEXT NOT NULL);",
+    Some("DROP TABLE notes;"),
+)];
+
+async fn install_and_enable(h: &Harness, bytes: Vec<u8>) {
+    let request = h
+        .lifecycle
+        .request_install(
+            vec![Offered {
+                bytes,
+                required_by: Vec::new(),
+            }],
+            true,
+            &admin(),
+        )
+        .await
+        .expect("request");
+    h.lifecycle
+        .decide(
+            &request.id,
+            Decision::Approve {
+                grants: None,
+                comment: None,
+            },
+            &admin(),
+        )
+        .await
+        .expect("install and enable");
+}
+
+fn bench(c: &mut Criterion) {
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .unwrap();
+    let mut group = c.benchmark_group("install_enable");
+    group
+        .sample_size(20)
+        .measurement_time(Duration::from_secs(20));
+    for engine in [Engine::Sqlite, Engine::Postgres] {
+        let h = runtime.block_on(Harness::new(engine));
+        let mut next = 0u64;
+        let name = format!("{engine:?}").to_lowercase();
+        group.bench_function(format!("{name}/warm_cache"), |b| {
+            b.iter_custom(|iters| {
+                let mut total = Duration::ZERO;
+                for _ in 0..iters {
+                    next += 1;
+                    let id = format!("bench/ext-{next}");
+                    let bytes = h.package(&steady_manifest(&id, "1.0.0", ""), MIGRATION);
+                    let start = Instant::now();
+                    runtime.block_on(install_and_enable(&h, bytes));
+                    total += start.elapsed();
+                }
+                total
+            })
+        });
+        runtime.block_on(h.cleanup());
+    }
+    group.finish();
+
+    let mut cold = c.benchmark_group("install_enable_cold_compile");
+    cold.sample_size(10)
+        .measurement_time(Duration::from_secs(30));
+    cold.bench_function("sqlite", |b| {
+        b.iter_custom(|iters| {
+            let mut total = Duration::ZERO;
+            for _ in 0..iters {
+                let h = runtime.block_on(Harness::new(Engine::Sqlite));
+                let bytes = h.package(&steady_manifest("bench/cold", "1.0.0", ""), MIGRATION);
+                let start = Instant::now();
+                runtime.block_on(install_and_enable(&h, bytes));
+                total += start.elapsed();
+                runtime.block_on(h.cleanup());
+            }
+            total
+        })
+    });
+    cold.finish();
+}
+
+criterion_group!(benches, bench);
+criterion_main!(benches);
