@@ -1,7 +1,8 @@
 //! The commands' work, each returning the text to print or one error line.
 
 use magflock_package::{
-    COMPONENT, KeyPair, Limits, MANIFEST, Package, SignatureLevel, TrustStore, TrustedKey,
+    CATALOG_INDEX, CATALOG_SIGNATURE, COMPONENT, Catalog, CatalogEntry, KeyPair, Limits, MANIFEST,
+    Package, SignatureLevel, TrustStore, TrustedKey,
 };
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -185,4 +186,55 @@ pub fn verify(
             capabilities.join(", ")
         },
     ))
+}
+
+/// Lists every `.mfx` in `folder` (each must read back and carry a
+/// signature) in a catalog signed with `key`: `index.json` and `index.sig`
+/// beside the packages, each entry downloading from its file name.
+pub fn catalog_build(folder: &Path, key: &Path, name: &str) -> Outcome {
+    let key = KeyPair::read(key).map_err(|e| e.to_string())?;
+    let mut files: Vec<PathBuf> = std::fs::read_dir(folder)
+        .map_err(|e| at(folder, e))?
+        .filter_map(|entry| entry.ok().map(|e| e.path()))
+        .filter(|path| path.extension().is_some_and(|x| x == "mfx"))
+        .collect();
+    files.sort();
+    let mut entries = Vec::new();
+    for file in &files {
+        let bytes = std::fs::read(file).map_err(|e| at(file, e))?;
+        let package = Package::from_bytes(&bytes, Limits::default()).map_err(|e| at(file, e))?;
+        if package.signature.is_none() {
+            return Err(at(file, "is not signed; sign it before listing it"));
+        }
+        let download = file
+            .file_name()
+            .and_then(|n| n.to_str())
+            .ok_or_else(|| at(file, "the file name is not UTF-8"))?;
+        entries.push(CatalogEntry::from_package(&package, &bytes, download).map_err(|e| at(file, e))?);
+    }
+    let catalog = Catalog {
+        name: name.to_string(),
+        generated_at: magflock_types::time::format_utc(now_millis()),
+        entries,
+    };
+    let (index, signature) = catalog.to_signed(&key).map_err(|e| e.to_string())?;
+    for (file, bytes) in [(CATALOG_INDEX, &index), (CATALOG_SIGNATURE, &signature)] {
+        let path = folder.join(file);
+        let temp = path.with_extension("partial");
+        std::fs::write(&temp, bytes).map_err(|e| at(&temp, e))?;
+        std::fs::rename(&temp, &path).map_err(|e| at(&path, e))?;
+    }
+    Ok(format!(
+        "{}: catalog '{name}' lists {} package(s), signed with key {}",
+        folder.display(),
+        catalog.entries.len(),
+        key.key_id()
+    ))
+}
+
+fn now_millis() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_millis() as i64)
+        .unwrap_or(0)
 }

@@ -1,4 +1,5 @@
-//! `mag`, the MagFlock command line: the extension author's commands.
+//! `mag`, the MagFlock command line: the extension author's and publisher's
+//! commands (keys, packages, catalogs).
 //!
 //! Guarantees: every command either does all it says or changes nothing (a
 //! package or signature is written to a temporary file and renamed into
@@ -61,6 +62,18 @@ enum Command {
         #[arg(long)]
         allow_unsigned: bool,
     },
+    /// Write a signed catalog (index.json + index.sig) listing every .mfx in a folder
+    #[command(name = "catalog:build")]
+    CatalogBuild {
+        /// The folder holding the packages; the index is written beside them.
+        folder: PathBuf,
+        /// The secret key that signs the index.
+        #[arg(long)]
+        key: PathBuf,
+        /// The catalog's name, shown in MagUI.
+        #[arg(long, default_value = "MagFlock first-party extensions")]
+        name: String,
+    },
 }
 
 fn main() -> ExitCode {
@@ -77,6 +90,9 @@ fn main() -> ExitCode {
             publishers,
             allow_unsigned,
         } => commands::verify(&package, &first_party, &publishers, allow_unsigned),
+        Command::CatalogBuild { folder, key, name } => {
+            commands::catalog_build(&folder, &key, &name)
+        }
     };
     match result {
         Ok(report) => {

@@ -19,6 +19,7 @@
 //! * Every transition is audited and publishes its `extension.*` event.
 
 pub mod approvals;
+pub mod catalogs;
 mod enable;
 mod error;
 mod files;
@@ -33,6 +34,7 @@ mod upgrade;
 
 pub use approvals::Offered;
 pub use approvals::{Decision, Plan, PlanCapability, PlanItem};
+pub use catalogs::{CatalogView, Listing, Source};
 pub use error::LifecycleError;
 pub use files::PackageFiles;
 pub use manager::{

@@ -40,6 +40,8 @@ pub struct LifecycleConfig {
     pub health_interval: Duration,
     pub thresholds: Thresholds,
     pub limits: Limits,
+    /// The local catalog folder (index.json, index.sig and packages).
+    pub local_catalog: Option<PathBuf>,
 }
 
 impl LifecycleConfig {
@@ -50,6 +52,7 @@ impl LifecycleConfig {
             health_interval: Duration::from_secs(60),
             thresholds: Thresholds::default(),
             limits: Limits::default(),
+            local_catalog: None,
         }
     }
 }
