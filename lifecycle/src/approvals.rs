@@ -147,7 +147,24 @@ impl Lifecycle {
         }
         let manifest = package.manifest()?;
         package.check_installable(installed)?;
+        self.check_component(&manifest, &package).await?;
         Ok((package, manifest, verified))
+    }
+
+    /// Compiles the component and checks its imports against the contract
+    /// and the manifest's requests, so a package that would be refused at
+    /// load never reaches the queue. Nothing of it runs.
+    async fn check_component(
+        &self,
+        manifest: &Manifest,
+        package: &Package,
+    ) -> Result<(), LifecycleError> {
+        let sandbox = self.sandbox.clone();
+        let (manifest, wasm) = (manifest.clone(), package.component().to_vec());
+        tokio::task::spawn_blocking(move || sandbox.prepare(manifest, &wasm).map(|_| ()))
+            .await
+            .map_err(|e| LifecycleError::State(format!("checking the component: {e}")))??;
+        Ok(())
     }
 
     /// Submits packages for installation as one plan (dependencies first):

@@ -318,6 +318,22 @@ async fn bad_packages_are_refused_before_the_queue(engine: Engine) {
             .contains("needs lc/base ^1, which is neither installed nor in the plan"),
         "{error}"
     );
+    // A component importing more than its manifest requests.
+    let narrow = steady_manifest(id, "1.0.0", "").replace(
+        "[[capabilities]]\nname = \"filesystem.temp_only\"\njustification = \"Keeps a scratch file.\"\n",
+        "",
+    );
+    let error = h
+        .lifecycle
+        .request_install(offer(h.package(&narrow, &[])), false, &admin())
+        .await
+        .unwrap_err();
+    assert!(
+        error
+            .to_string()
+            .contains("needs capability 'filesystem.temp_only' that its manifest does not request"),
+        "{error}"
+    );
     assert_eq!(h.pending_requests().await, 0);
 
     // Development mode lets the unsigned package through (flagged as such).

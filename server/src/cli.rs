@@ -1,5 +1,6 @@
-//! The `magflock` command line: `serve` (the default) and `admin create`, the
-//! headless way to create accounts (for automation and recovery).
+//! The `magflock` command line: `serve` (the default), `admin create` (the
+//! headless way to create accounts, for automation and recovery), and the
+//! `extension` and `trust` commands ([`crate::cli_kernel`]).
 //!
 //! Guarantees: passwords are read from standard input or the environment, never
 //! from arguments (which other users can see in the process list); the same
@@ -32,6 +33,18 @@ pub enum Command {
     Admin {
         #[command(subcommand)]
         command: AdminCommand,
+    },
+    /// Install, approve, enable, disable, upgrade, roll back and uninstall
+    /// extensions without the browser.
+    Extension {
+        #[command(subcommand)]
+        command: crate::cli_kernel::ExtensionCommand,
+    },
+    /// The keys packages may be signed with, and the unsigned-package
+    /// development setting.
+    Trust {
+        #[command(subcommand)]
+        command: crate::cli_kernel::TrustCommand,
     },
 }
 

@@ -30,6 +30,15 @@ pub struct Config {
     pub data_dir: std::path::PathBuf,
     /// `MAGFLOCK_EVENT_RETENTION_DAYS` (default 7): how long bus events are kept.
     pub event_retention_days: u32,
+    /// `MAGFLOCK_CATALOG_DIR` (default `target/catalog`): the local catalog, the
+    /// first-party packages the build signed, and the first-party public key.
+    pub catalog_dir: std::path::PathBuf,
+    /// `MAGFLOCK_HEALTH_INTERVAL_SECS` (default 60): how often the monitor
+    /// checks each enabled extension.
+    pub health_interval_secs: u32,
+    /// `MAGFLOCK_KEEP_PREVIOUS_HOURS` (default 24): how long the version an
+    /// upgrade replaced is kept for a one-click rollback.
+    pub keep_previous_hours: u32,
 }
 
 /// Reads one environment variable (unset or empty → `None`).
@@ -37,15 +46,29 @@ fn var(name: &str) -> Option<String> {
     std::env::var(name).ok().filter(|v| !v.trim().is_empty())
 }
 
-/// A whole number of days from 1 to 3650.
-pub fn parse_days(setting: &str, raw: &str) -> Result<u32, StartError> {
+/// A whole number from `min` to `max` (`unit` names it in the error).
+pub fn parse_bounded(
+    setting: &str,
+    raw: &str,
+    min: u32,
+    max: u32,
+    unit: &str,
+) -> Result<u32, StartError> {
     match raw.trim().parse::<u32>() {
-        Ok(days) if (1..=3650).contains(&days) => Ok(days),
+        Ok(n) if (min..=max).contains(&n) => Ok(n),
         _ => Err(StartError::config(
             setting,
-            format!("'{}' is not a number of days from 1 to 3650", raw.trim()),
+            format!(
+                "'{}' is not a number of {unit} from {min} to {max}",
+                raw.trim()
+            ),
         )),
     }
+}
+
+/// A whole number of days from 1 to 3650.
+pub fn parse_days(setting: &str, raw: &str) -> Result<u32, StartError> {
+    parse_bounded(setting, raw, 1, 3650, "days")
 }
 
 pub fn parse_bool(setting: &str, raw: &str) -> Result<bool, StartError> {
@@ -101,6 +124,17 @@ impl Config {
             .map(|v| parse_days("MAGFLOCK_EVENT_RETENTION_DAYS", &v))
             .transpose()?
             .unwrap_or(7);
+        let catalog_dir = var("MAGFLOCK_CATALOG_DIR")
+            .unwrap_or_else(|| "target/catalog".into())
+            .into();
+        let health_interval_secs = var("MAGFLOCK_HEALTH_INTERVAL_SECS")
+            .map(|v| parse_bounded("MAGFLOCK_HEALTH_INTERVAL_SECS", &v, 1, 86_400, "seconds"))
+            .transpose()?
+            .unwrap_or(60);
+        let keep_previous_hours = var("MAGFLOCK_KEEP_PREVIOUS_HOURS")
+            .map(|v| parse_bounded("MAGFLOCK_KEEP_PREVIOUS_HOURS", &v, 0, 8_760, "hours"))
+            .transpose()?
+            .unwrap_or(24);
         Ok(Config {
             database_url,
             leptos,
@@ -109,6 +143,9 @@ impl Config {
             secure_cookies,
             data_dir,
             event_retention_days,
+            catalog_dir,
+            health_interval_secs,
+            keep_previous_hours,
         })
     }
 

@@ -23,6 +23,9 @@ pub enum StartError {
     Refused(String),
     #[error("{0}")]
     Io(#[from] std::io::Error),
+    /// A command ran and failed (a lifecycle step, a missing file).
+    #[error("{0}")]
+    Failed(String),
 }
 
 impl StartError {

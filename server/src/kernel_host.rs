@@ -1,23 +1,29 @@
 //! The extension kernel inside the server: policy gate and durable policy
 //! changes, the audit writer, the durable event bus with its retention
-//! sweeper, the sandbox, and event delivery to subscribed extensions.
+//! sweeper, the sandbox, event delivery to subscribed extensions, and the
+//! lifecycle manager with its health monitor.
 //!
 //! Guarantees: started after the store is open and migrated, before anything
-//! listens; the sweeper and delivery loops survive a failed round (logged) and
-//! stop with the server. The kernel's own state lives in the control-plane
-//! database (policies, audit log, event log); compiled components are cached
-//! under `<data dir>/components`.
+//! listens; interrupted lifecycle operations are finished or rolled back and
+//! enabled extensions started before the server answers; the sweeper,
+//! delivery and monitor loops survive a failed round (logged) and stop with
+//! the server. The kernel's own state lives in the control-plane database
+//! (policies, audit log, event log, installations, journal, approvals);
+//! packages under `<data dir>/extensions`, each extension's SQLite data under
+//! `<data dir>/extension-data`, compiled components under `<data dir>/components`.
 
-use magflock_kernel::PolicyGate;
 use magflock_kernel::bus::{Bus, BusConfig};
 use magflock_kernel::policy_store::Policy;
+use magflock_kernel::{PolicyGate, Registry};
+use magflock_lifecycle::{Lifecycle, LifecycleConfig, Parts};
 use magflock_sandbox::{
     EventDelivery, MemoryScheduler, Metrics, Sandbox, SandboxConfig, durable_services,
 };
 use magflock_store::{AuditWriter, SqlStore, Store};
-use std::sync::Arc;
+use std::sync::{Arc, RwLock};
 use std::time::Duration;
 
+use crate::trust::{StoreTrust, trust_first_party_key};
 use crate::{Config, StartError};
 
 const SWEEP_EVERY: Duration = Duration::from_secs(3600);
@@ -29,6 +35,9 @@ pub struct KernelHost {
     pub bus: Arc<Bus>,
     pub sandbox: Arc<Sandbox>,
     pub metrics: Arc<Metrics>,
+    pub registry: Arc<RwLock<Registry>>,
+    pub lifecycle: Arc<Lifecycle>,
+    pub store: Arc<SqlStore>,
     tasks: Vec<tokio::task::JoinHandle<()>>,
 }
 
@@ -45,7 +54,7 @@ impl KernelHost {
         let metrics = Arc::new(Metrics::default());
         let services = durable_services(
             &policy,
-            audit,
+            audit.clone(),
             bus.clone(),
             store.clone(),
             metrics.clone(),
@@ -63,7 +72,51 @@ impl KernelHost {
             )
         })?);
 
+        match trust_first_party_key(&store, &config.catalog_dir).await {
+            Ok(Some(key)) => tracing::info!(key, "trusted the build's first-party key"),
+            Ok(None) => {}
+            Err(e) => tracing::warn!("cannot trust the build's first-party key: {e}"),
+        }
+        let registry = Arc::new(RwLock::new(Registry::new()));
+        let mut lifecycle_config = LifecycleConfig::new(config.data_dir.join("extensions"));
+        lifecycle_config.health_interval =
+            Duration::from_secs(u64::from(config.health_interval_secs));
+        lifecycle_config.keep_previous =
+            Duration::from_secs(u64::from(config.keep_previous_hours) * 3600);
+        lifecycle_config.local_catalog = Some(config.catalog_dir.clone());
+        let parts = Parts {
+            sandbox: sandbox.clone(),
+            registry: registry.clone(),
+            policy: policy.clone(),
+            store: store.clone(),
+            areas: Arc::new(store.extension_areas(config.data_dir.join("extension-data"))),
+            kv: store.clone(),
+            audit: audit.clone(),
+            bus: bus.clone(),
+            trust: Arc::new(StoreTrust {
+                store: store.clone(),
+            }),
+        };
+        let lifecycle = Arc::new(Lifecycle::new(parts, lifecycle_config));
+        let boot = lifecycle.boot().await.map_err(|e| {
+            StartError::config(
+                "MAGFLOCK_DATA_DIR",
+                format!("cannot start the installed extensions: {e}"),
+            )
+        })?;
+        for recovered in &boot.recovered {
+            tracing::warn!(
+                extension = recovered.extension,
+                operation = recovered.operation,
+                step = recovered.step,
+                outcome = recovered.outcome,
+                "recovered an interrupted lifecycle operation"
+            );
+        }
+        tracing::info!(running = boot.running, "extensions started");
+
         let mut tasks = Vec::new();
+        tasks.push(tokio::spawn(lifecycle.clone().run_monitor()));
         let sweeper_bus = bus.clone();
         tasks.push(tokio::spawn(async move {
             sweeper_bus
@@ -89,6 +142,9 @@ impl KernelHost {
             bus,
             sandbox,
             metrics,
+            registry,
+            lifecycle,
+            store,
             tasks,
         })
     }

@@ -7,12 +7,14 @@
 //! gracefully on Ctrl-C / SIGTERM.
 
 pub mod cli;
+pub mod cli_kernel;
 pub mod config;
 pub mod error;
 pub mod http_layers;
 pub mod kernel_host;
 pub mod serve;
 pub mod sessions;
+pub mod trust;
 
 pub use config::Config;
 pub use error::StartError;

@@ -14,6 +14,7 @@ async fn main() {
     tracing_subscriber::fmt()
         .with_env_filter(tracing_subscriber::EnvFilter::new(filter))
         .with_target(false)
+        .with_writer(std::io::stderr)
         .init();
     let cli = Cli::parse();
     if let Err(err) = run(cli).await {
@@ -47,6 +48,12 @@ async fn run(cli: Cli) -> Result<(), StartError> {
             .await?;
             println!("Created {} ({}).", user.email, user.role.label());
             Ok(())
+        }
+        Command::Extension { command } => {
+            magflock_server::cli_kernel::run_extension(&config, command).await
+        }
+        Command::Trust { command } => {
+            magflock_server::cli_kernel::run_trust(&config, command).await
         }
     }
 }

@@ -37,6 +37,9 @@ pub fn config_for(database_url: &str) -> Config {
         secure_cookies: false,
         data_dir: std::env::temp_dir().join(format!("magflock-test-{}", uuid_like())),
         event_retention_days: 7,
+        catalog_dir: std::env::temp_dir().join(format!("magflock-test-catalog-{}", uuid_like())),
+        health_interval_secs: 60,
+        keep_previous_hours: 24,
     }
 }
 
