@@ -13,6 +13,7 @@
 //! `<data dir>/extension-data`, compiled components under `<data dir>/components`.
 
 use magflock_kernel::bus::{Bus, BusConfig};
+use magflock_kernel::dispatch::Dispatcher;
 use magflock_kernel::policy_store::Policy;
 use magflock_kernel::{PolicyGate, Registry};
 use magflock_lifecycle::{Lifecycle, LifecycleConfig, Parts};
@@ -36,6 +37,8 @@ pub struct KernelHost {
     pub sandbox: Arc<Sandbox>,
     pub metrics: Arc<Metrics>,
     pub registry: Arc<RwLock<Registry>>,
+    /// Runs a component's hooks through the enabled extensions' filters and actions.
+    pub dispatcher: Arc<Dispatcher>,
     pub lifecycle: Arc<Lifecycle>,
     pub store: Arc<SqlStore>,
     tasks: Vec<tokio::task::JoinHandle<()>>,
@@ -98,6 +101,12 @@ impl KernelHost {
             }),
         };
         let lifecycle = Arc::new(Lifecycle::new(parts, lifecycle_config));
+        let dispatcher = Arc::new(Dispatcher::new(
+            registry.clone(),
+            gate.clone(),
+            sandbox.clone(),
+            audit.clone(),
+        ));
         let boot = lifecycle.boot().await.map_err(|e| {
             StartError::config(
                 "MAGFLOCK_DATA_DIR",
@@ -143,6 +152,7 @@ impl KernelHost {
             sandbox,
             metrics,
             registry,
+            dispatcher,
             lifecycle,
             store,
             tasks,

@@ -22,7 +22,8 @@ fn case(path: &str, victim_id: &str, n: usize) -> (Vec<(&'static str, String)>, 
         | "/api/dashboard_summary"
         | "/api/verify_audit_chain"
         | "/api/get_settings"
-        | "/api/list_users" => (vec![], 200),
+        | "/api/list_users"
+        | "/api/list_trusted_keys" => (vec![], 200),
         // Already set up: allowed through, refused by the rule.
         "/api/setup_owner" => (
             vec![
@@ -70,6 +71,24 @@ fn case(path: &str, victim_id: &str, n: usize) -> (Vec<(&'static str, String)>, 
             vec![("user_id", s(victim_id)), ("new_password", s(PASSWORD))],
             200,
         ),
+        // A fresh publisher key per call, at the level admins may grant.
+        "/api/add_trusted_key" => (
+            vec![
+                (
+                    "key",
+                    serde_json::to_string(
+                        &magflock_package::KeyPair::generate(&format!("publisher-{n}"))
+                            .public_file(),
+                    )
+                    .unwrap(),
+                ),
+                ("level", s("verified_publisher")),
+            ],
+            200,
+        ),
+        // No such key: through the wall, refused by the rule.
+        "/api/remove_trusted_key" => (vec![("key_id", s("00000000000000000000000000000000"))], 404),
+        "/api/set_allow_unsigned" => (vec![("allow", s("false"))], 200),
         other => panic!("no test arguments for endpoint {other}: add it to this table"),
     }
 }
@@ -83,6 +102,7 @@ const PAGES: &[(&str, Role)] = &[
     ("/health", Role::Auditor),
     ("/audit", Role::Auditor),
     ("/settings", Role::Auditor),
+    ("/settings/keys", Role::Auditor),
     ("/account", Role::Auditor),
     ("/users", Role::Admin),
 ];

@@ -10,6 +10,7 @@ pub mod audit;
 pub mod dashboard;
 pub mod session;
 pub mod settings;
+pub mod trust;
 pub mod users;
 
 use magflock_types::Role;
@@ -43,4 +44,9 @@ pub const ENDPOINTS: &[(&str, Access)] = &[
     ("/api/change_role", Access::AtLeast(Role::Admin)),
     ("/api/set_user_enabled", Access::AtLeast(Role::Admin)),
     ("/api/reset_password", Access::AtLeast(Role::Admin)),
+    ("/api/list_trusted_keys", Access::AtLeast(Role::Auditor)),
+    // Trusting a key at the first-party level needs an owner (checked inside).
+    ("/api/add_trusted_key", Access::AtLeast(Role::Admin)),
+    ("/api/remove_trusted_key", Access::AtLeast(Role::Admin)),
+    ("/api/set_allow_unsigned", Access::AtLeast(Role::Owner)),
 ];

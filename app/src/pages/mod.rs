@@ -8,4 +8,5 @@ pub mod login;
 pub mod placeholder;
 pub mod settings;
 pub mod setup;
+pub mod trust;
 pub mod users;

@@ -46,5 +46,11 @@ pub fn SettingsPage() -> impl IntoView {
                 }
             })}
         </Suspense>
+        <div class="mt-6">
+            <Card title="Trusted keys">
+                <p class="text-sm text-slate-600 dark:text-slate-300">"Which publishers' extension packages may be installed, and whether unsigned packages are allowed (development only)."</p>
+                <a href="/settings/keys" class="mt-3 inline-block rounded text-sm font-medium text-indigo-600 hover:underline focus-visible:outline focus-visible:outline-2 focus-visible:outline-indigo-500 dark:text-indigo-400" data-testid="trusted-keys-link">"Manage trusted keys →"</a>
+            </Card>
+        </div>
     }
 }

@@ -12,6 +12,7 @@ pub mod guard;
 pub mod passwords;
 pub mod settings;
 pub mod throttle;
+pub mod trust;
 pub mod users;
 
 pub use context::{AppContext, ClientIp};
