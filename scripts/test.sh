@@ -42,6 +42,9 @@ say "extensions: clippy and build from source (wasm32-wasip2 components)"
 ./scripts/build-extensions.sh
 cargo clippy --target wasm32-wasip2 --profile guest "${guests[@]}" -- -D warnings
 
+say "local catalog: the Community Edition extensions packed, signed and listed (target/catalog)"
+./scripts/build-catalog.sh
+
 say "cargo test (SQLite and PostgreSQL; the sandbox runs the extensions)"
 cargo test --workspace "${not_guests[@]}"
 

@@ -210,7 +210,8 @@ pub fn catalog_build(folder: &Path, key: &Path, name: &str) -> Outcome {
             .file_name()
             .and_then(|n| n.to_str())
             .ok_or_else(|| at(file, "the file name is not UTF-8"))?;
-        entries.push(CatalogEntry::from_package(&package, &bytes, download).map_err(|e| at(file, e))?);
+        entries
+            .push(CatalogEntry::from_package(&package, &bytes, download).map_err(|e| at(file, e))?);
     }
     let catalog = Catalog {
         name: name.to_string(),

@@ -192,10 +192,10 @@ impl Lifecycle {
             )
             .await?;
         self.journal.step(&mut op, "stopping").await?;
-        if let Ok(loaded) = self.sandbox.get(extension) {
-            if let Err(e) = Self::guest(&loaded, |l| l.stop()).await {
-                tracing::warn!(extension, "stop failed (disabling anyway): {e}");
-            }
+        if let Ok(loaded) = self.sandbox.get(extension)
+            && let Err(e) = Self::guest(&loaded, |l| l.stop()).await
+        {
+            tracing::warn!(extension, "stop failed (disabling anyway): {e}");
         }
         self.go_dark(extension);
         self.journal.step(&mut op, "committing").await?;

@@ -35,7 +35,7 @@ pub enum UpgradeSubmitted {
     /// No new capability: carried out at once.
     Done,
     /// New capabilities: waiting in the approvals queue.
-    Waiting(CapabilityRequest),
+    Waiting(Box<CapabilityRequest>),
 }
 
 impl Lifecycle {
@@ -84,7 +84,7 @@ impl Lifecycle {
             .files
             .staged(&request.id, &item.extension, &item.version);
         self.files.write(&path, bytes)?;
-        Ok(UpgradeSubmitted::Waiting(request))
+        Ok(UpgradeSubmitted::Waiting(Box::new(request)))
     }
 
     fn current_grants(&self, extension: &str) -> Vec<Grant> {
