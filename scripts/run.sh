@@ -1,10 +1,12 @@
 #!/usr/bin/env bash
 # Run MagFlock: installs missing tools, builds the release binary and site, and
 # starts the server on http://127.0.0.1:3000 with the embedded SQLite store in
-# ./data/ (set DATABASE_URL=postgres://... to use PostgreSQL instead).
+# ./data/ (set DATABASE_URL=postgres://... to use PostgreSQL instead), with the
+# first-party extensions built, signed and listed in the local catalog.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 ./scripts/setup-tools.sh
+./scripts/build-catalog.sh
 cargo leptos build --release
 mkdir -p data
 export DATABASE_URL="${DATABASE_URL:-sqlite://data/magflock.db}"

@@ -17,7 +17,7 @@ use magflock_types::Outcome;
 use serde_json::json;
 
 use crate::LifecycleError;
-use crate::journal::Operation;
+use crate::journal::{Operation, failed_at};
 use crate::manager::Lifecycle;
 
 impl Lifecycle {
@@ -110,10 +110,6 @@ impl Lifecycle {
         grants: Vec<Grant>,
         by: &Actor,
     ) -> Result<(), (String, String)> {
-        let fail = |step: &str| {
-            let step = step.to_string();
-            move |e: LifecycleError| (step.clone(), e.to_string())
-        };
         let manifest = package
             .manifest()
             .map_err(|e| ("manifest".to_string(), e.to_string()))?;
@@ -123,15 +119,15 @@ impl Lifecycle {
         self.journal
             .step(op, "files")
             .await
-            .map_err(fail("files"))?;
+            .map_err(failed_at("files"))?;
         self.files
             .write(&self.files.installed(&id, &version), bytes)
-            .map_err(fail("files"))?;
+            .map_err(failed_at("files"))?;
 
         self.journal
             .step(op, "registering")
             .await
-            .map_err(fail("registering"))?;
+            .map_err(failed_at("registering"))?;
         let loaded = self
             .sandbox
             .prepare(manifest.clone(), package.component())
@@ -147,7 +143,7 @@ impl Lifecycle {
         self.journal
             .step(op, "install_called")
             .await
-            .map_err(fail("install_called"))?;
+            .map_err(failed_at("install_called"))?;
         self.policy.gate.set_lifecycle_pass(&id, true);
         let installed = Self::guest(&loaded, |l| l.install()).await;
         let checked = match installed {
@@ -155,14 +151,14 @@ impl Lifecycle {
                 self.journal
                     .step(op, "migrating")
                     .await
-                    .map_err(fail("migrating"))?;
+                    .map_err(failed_at("migrating"))?;
                 self.migrate_up(&id, package, &[])
                     .await
-                    .map_err(fail("migrating"))?;
+                    .map_err(failed_at("migrating"))?;
                 self.journal
                     .step(op, "health_check")
                     .await
-                    .map_err(fail("health_check"))?;
+                    .map_err(failed_at("health_check"))?;
                 self.health_check(&loaded)
                     .await
                     .map_err(|r| ("health check #1".to_string(), r))
@@ -178,7 +174,7 @@ impl Lifecycle {
         self.journal
             .step(op, "committing")
             .await
-            .map_err(fail("committing"))?;
+            .map_err(failed_at("committing"))?;
         let now = now_millis();
         let data = &op.data;
         let text = |key: &str| data.get(key).and_then(|v| v.as_str()).map(str::to_string);
@@ -201,7 +197,7 @@ impl Lifecycle {
         self.journal
             .step(op, "committed")
             .await
-            .map_err(fail("committed"))?;
+            .map_err(failed_at("committed"))?;
         Ok(())
     }
 

@@ -103,6 +103,24 @@ impl Journal {
     }
 }
 
+/// Turns an error into the (step, reason) a failed operation reports.
+pub(crate) fn failed_at(step: &str) -> impl Fn(LifecycleError) -> (String, String) {
+    let step = step.to_string();
+    move |e: LifecycleError| (step.clone(), e.to_string())
+}
+
+/// The strings of a JSON array in operation data (empty if absent).
+pub(crate) fn string_list(value: &Value) -> Vec<String> {
+    value
+        .as_array()
+        .map(|a| {
+            a.iter()
+                .filter_map(|v| v.as_str().map(str::to_string))
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
 fn operation_name(stored: &str) -> &'static str {
     match stored {
         "install" => "install",

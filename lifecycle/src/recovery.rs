@@ -21,7 +21,7 @@ use magflock_types::Outcome;
 use serde_json::json;
 
 use crate::LifecycleError;
-use crate::journal::Operation;
+use crate::journal::{Operation, string_list};
 use crate::manager::Lifecycle;
 use crate::upgrade::applied_in;
 
@@ -113,14 +113,7 @@ impl Lifecycle {
         }
         let from = op.data["from"].as_str().unwrap_or_default().to_string();
         let to = op.data["to"].as_str().unwrap_or_default().to_string();
-        let newer: Vec<String> = op.data["revert"]
-            .as_array()
-            .map(|a| {
-                a.iter()
-                    .filter_map(|v| v.as_str().map(str::to_string))
-                    .collect()
-            })
-            .unwrap_or_default();
+        let newer = string_list(&op.data["revert"]);
         for migration in self.areas.applied(&op.extension).await?.iter().rev() {
             if newer.contains(&migration.name) {
                 self.areas.revert(&op.extension, &migration.name).await?;

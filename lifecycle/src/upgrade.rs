@@ -26,7 +26,7 @@ use std::sync::Arc;
 
 use crate::LifecycleError;
 use crate::approvals::{Plan, PlanItem, plan_capabilities};
-use crate::journal::Operation;
+use crate::journal::{Operation, failed_at, string_list};
 use crate::manager::Lifecycle;
 
 /// What submitting an upgrade led to.
@@ -220,10 +220,6 @@ impl Lifecycle {
         grants: Vec<Grant>,
         by: &Actor,
     ) -> Result<(), (String, String)> {
-        let at = |step: &str| {
-            let step = step.to_string();
-            move |e: LifecycleError| (step.clone(), e.to_string())
-        };
         let manifest = package
             .manifest()
             .map_err(|e| ("manifest".to_string(), e.to_string()))?;
@@ -231,15 +227,18 @@ impl Lifecycle {
         let to = manifest.version.to_string();
         let was_enabled = self.sandbox.get(&id).is_ok();
 
-        self.journal.step(op, "files").await.map_err(at("files"))?;
+        self.journal
+            .step(op, "files")
+            .await
+            .map_err(failed_at("files"))?;
         self.files
             .write(&self.files.installed(&id, &to), bytes)
-            .map_err(at("files"))?;
+            .map_err(failed_at("files"))?;
 
         self.journal
             .step(op, "preparing")
             .await
-            .map_err(at("preparing"))?;
+            .map_err(failed_at("preparing"))?;
         let new = self
             .sandbox
             .prepare(manifest.clone(), package.component())
@@ -259,7 +258,7 @@ impl Lifecycle {
         self.journal
             .step(op, "stopping_old")
             .await
-            .map_err(at("stopping_old"))?;
+            .map_err(failed_at("stopping_old"))?;
         if let Ok(old) = self.sandbox.get(&id)
             && let Err(e) = Self::guest(&old, |l| l.stop()).await
         {
@@ -269,7 +268,7 @@ impl Lifecycle {
         self.journal
             .step(op, "install_called")
             .await
-            .map_err(at("install_called"))?;
+            .map_err(failed_at("install_called"))?;
         self.policy.gate.set_lifecycle_pass(&id, true);
         let checked = self
             .install_migrate_check(op, &new, package, installation)
@@ -280,7 +279,7 @@ impl Lifecycle {
         self.journal
             .step(op, "switching")
             .await
-            .map_err(at("switching"))?;
+            .map_err(failed_at("switching"))?;
         let now = now_millis();
         let keep_ms = self.config.keep_previous.as_millis() as i64;
         let mut record = installation.clone();
@@ -296,7 +295,7 @@ impl Lifecycle {
         self.journal
             .step(op, "switched")
             .await
-            .map_err(at("switched"))?;
+            .map_err(failed_at("switched"))?;
         self.switch_to(&new, was_enabled).await;
         Ok(())
     }
@@ -539,14 +538,7 @@ impl Lifecycle {
 
 /// The migrations an upgrade applied so far (from its journal data).
 pub(crate) fn applied_in(op: &Operation) -> Vec<String> {
-    let mut names: Vec<String> = op.data["applied"]
-        .as_array()
-        .map(|a| {
-            a.iter()
-                .filter_map(|v| v.as_str().map(str::to_string))
-                .collect()
-        })
-        .unwrap_or_default();
+    let mut names = string_list(&op.data["applied"]);
     if let Some(applying) = op.data["applying"].as_str() {
         names.push(applying.to_string());
     }

@@ -5,7 +5,7 @@
 mod support;
 
 use magflock_kernel::semver::VersionReq;
-use magflock_lifecycle::{Decision, ExtensionState, Plan};
+use magflock_lifecycle::{ExtensionState, Plan};
 use magflock_package::{Catalog, CatalogEntry, KeyPair, Package, Query};
 use magflock_store::Engine;
 use std::path::Path;
@@ -181,17 +181,7 @@ async fn the_local_catalog_is_searchable_and_installs_with_dependencies(engine: 
         "dependencies first, newest that fits"
     );
     assert_eq!(plan.items[0].required_by, ["cat/app"]);
-    h.lifecycle
-        .decide(
-            &request.id,
-            Decision::Approve {
-                grants: None,
-                comment: None,
-            },
-            &admin(),
-        )
-        .await
-        .unwrap();
+    h.approve_all(&request).await.unwrap();
     for id in ["cat/base", "cat/app"] {
         assert_eq!(
             h.lifecycle.extension(id).await.unwrap().state,
@@ -285,17 +275,7 @@ async fn http_catalogs_are_verified_before_use(engine: Engine) {
         .request_install_from_catalog("web/tool", None, false, &admin())
         .await
         .unwrap();
-    h.lifecycle
-        .decide(
-            &request.id,
-            Decision::Approve {
-                grants: None,
-                comment: None,
-            },
-            &admin(),
-        )
-        .await
-        .unwrap();
+    h.approve_all(&request).await.unwrap();
     assert_eq!(
         h.lifecycle.extension("web/tool").await.unwrap().state,
         ExtensionState::Disabled

@@ -31,18 +31,6 @@ fn offer(bytes: Vec<u8>) -> Vec<Offered> {
     }]
 }
 
-async fn applied(h: &Harness, id: &str) -> Vec<String> {
-    use magflock_kernel::lifecycle_store::ExtensionSchemas;
-    h.store
-        .extension_areas(h.root.path().join("areas"))
-        .applied(id)
-        .await
-        .unwrap()
-        .into_iter()
-        .map(|m| m.name)
-        .collect()
-}
-
 /// Nothing of `id` is left but audit entries.
 async fn assert_no_trace(h: &Harness, id: &str) {
     assert!(
@@ -50,7 +38,7 @@ async fn assert_no_trace(h: &Harness, id: &str) {
         "row left"
     );
     assert!(!h.extension_dir(id).exists(), "files left");
-    assert!(applied(h, id).await.is_empty(), "migrations left");
+    assert!(h.applied(id).await.is_empty(), "migrations left");
     assert!(h.gate.status(id).is_none(), "gate entry left");
     assert!(h.sandbox.get(id).is_err(), "still loaded");
     assert_eq!(h.kv(id, "installed").await, None, "kv data left");
@@ -137,7 +125,7 @@ async fn install_waits_for_approval_and_grants_a_subset(engine: Engine) {
         Some("yes"),
         "Install() ran"
     );
-    assert_eq!(applied(&h, id).await, ["0001_notes", "0002_tags"]);
+    assert_eq!(h.applied(id).await, ["0001_notes", "0002_tags"]);
     assert!(h.installed_file(id, "1.0.0").is_file());
     assert!(h.sandbox.get(id).is_err(), "installed is not running");
 
@@ -292,6 +280,21 @@ async fn bad_packages_are_refused_before_the_queue(engine: Engine) {
         .unwrap_err();
     assert!(
         error.to_string().contains("not in the trust store"),
+        "{error}"
+    );
+    // A file changed after signing.
+    let mut tampered = support::unsigned(&manifest, &[]);
+    tampered.sign(&h.key);
+    tampered
+        .files
+        .insert("README.md".into(), b"changed after signing".to_vec());
+    let error = h
+        .lifecycle
+        .request_install(offer(tampered.to_bytes().unwrap()), false, &admin())
+        .await
+        .unwrap_err();
+    assert!(
+        error.to_string().contains("changed after it was signed"),
         "{error}"
     );
     // A kernel API this kernel does not serve.
@@ -492,7 +495,7 @@ async fn disable_stops_it_and_uninstall_removes_everything(engine: Engine) {
     );
     let view = h.lifecycle.extension(id).await.unwrap();
     assert_eq!(view.state, ExtensionState::Disabled);
-    assert_eq!(applied(&h, id).await.len(), 2, "still installed, data kept");
+    assert_eq!(h.applied(id).await.len(), 2, "still installed, data kept");
 
     let kept = h.lifecycle.uninstall(id, &admin()).await.unwrap();
     assert_eq!(kept, None, "every migration had a down script");
@@ -519,7 +522,7 @@ async fn disable_stops_it_and_uninstall_removes_everything(engine: Engine) {
     let kept = h.lifecycle.uninstall(id, &admin()).await.unwrap().unwrap();
     assert!(kept.contains("0001_log has no down script"), "{kept}");
     assert!(h.store.installation(id).await.unwrap().is_none());
-    assert_eq!(applied(&h, id).await, ["0001_log"]);
+    assert_eq!(h.applied(id).await, ["0001_log"]);
     h.cleanup().await;
 }
 
@@ -557,17 +560,7 @@ async fn a_plan_installs_dependencies_first_and_guards_them(engine: Engine) {
     let order: Vec<&str> = plan.items.iter().map(|i| i.extension.as_str()).collect();
     assert_eq!(order, ["lc/base", "lc/app"]);
     assert_eq!(plan.items[0].required_by, ["lc/app"]);
-    h.lifecycle
-        .decide(
-            &request.id,
-            Decision::Approve {
-                grants: None,
-                comment: None,
-            },
-            &admin(),
-        )
-        .await
-        .unwrap();
+    h.approve_all(&request).await.unwrap();
     for id in ["lc/base", "lc/app"] {
         assert_eq!(
             h.lifecycle.extension(id).await.unwrap().state,

@@ -4,8 +4,8 @@
 
 mod support;
 
-use magflock_kernel::lifecycle_store::{ExtensionSchemas, LifecycleStore};
-use magflock_lifecycle::{Decision, ExtensionState, UpgradeSubmitted};
+use magflock_kernel::lifecycle_store::LifecycleStore;
+use magflock_lifecycle::{ExtensionState, UpgradeSubmitted};
 use magflock_store::Engine;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
@@ -31,17 +31,6 @@ const READS: &str = r#"[[capabilities]]
 name = "database.read"
 justification = "Reads its notes."
 "#;
-
-async fn applied(h: &Harness, id: &str) -> Vec<String> {
-    h.store
-        .extension_areas(h.root.path().join("areas"))
-        .applied(id)
-        .await
-        .unwrap()
-        .into_iter()
-        .map(|m| m.name)
-        .collect()
-}
 
 async fn installed_enabled(h: &Harness, id: &str) {
     h.install(h.package(&steady_manifest(id, "1.0.0", ""), V1_MIGRATIONS))
@@ -73,19 +62,9 @@ async fn new_capabilities_wait_for_approval(engine: Engine) {
     assert_eq!(diff.iter().filter(|(_, new)| *new).count(), 1, "{diff:?}");
     // Nothing changed while it waits.
     assert_eq!(h.lifecycle.extension(id).await.unwrap().version, "1.0.0");
-    assert_eq!(applied(&h, id).await, ["0001_notes"]);
+    assert_eq!(h.applied(id).await, ["0001_notes"]);
 
-    h.lifecycle
-        .decide(
-            &request.id,
-            Decision::Approve {
-                grants: None,
-                comment: None,
-            },
-            &admin(),
-        )
-        .await
-        .unwrap();
+    h.approve_all(&request).await.unwrap();
     let view = h.lifecycle.extension(id).await.unwrap();
     assert_eq!(view.version, "2.0.0");
     assert_eq!(view.state, ExtensionState::Enabled);
@@ -95,7 +74,7 @@ async fn new_capabilities_wait_for_approval(engine: Engine) {
         view.granted
     );
     assert_eq!(view.previous_version.as_deref(), Some("1.0.0"));
-    assert_eq!(applied(&h, id).await, ["0001_notes", "0002_tags"]);
+    assert_eq!(h.applied(id).await, ["0001_notes", "0002_tags"]);
     assert_eq!(
         h.sandbox.get(id).unwrap().manifest().version.to_string(),
         "2.0.0"
@@ -166,7 +145,7 @@ async fn a_failed_health_check_3_rolls_back_to_the_serving_version(engine: Engin
     assert_eq!(view.state, ExtensionState::Enabled);
     assert_eq!(view.previous_version, None);
     assert_eq!(
-        applied(&h, id).await,
+        h.applied(id).await,
         ["0001_notes"],
         "the new migration was reverted"
     );
@@ -224,14 +203,14 @@ async fn rollback_returns_to_the_kept_version(engine: Engine) {
     installed_enabled(&h, id).await;
     let v2 = h.package(&steady_manifest(id, "2.0.0", ""), V2_MIGRATIONS);
     h.lifecycle.request_upgrade(&v2, &admin()).await.unwrap();
-    assert_eq!(applied(&h, id).await, ["0001_notes", "0002_tags"]);
+    assert_eq!(h.applied(id).await, ["0001_notes", "0002_tags"]);
 
     h.lifecycle.rollback(id, &admin()).await.unwrap();
     let view = h.lifecycle.extension(id).await.unwrap();
     assert_eq!(view.version, "1.0.0");
     assert_eq!(view.previous_version, None);
     assert_eq!(view.state, ExtensionState::Enabled);
-    assert_eq!(applied(&h, id).await, ["0001_notes"]);
+    assert_eq!(h.applied(id).await, ["0001_notes"]);
     assert!(!h.installed_file(id, "2.0.0").exists());
     assert_eq!(
         h.sandbox.get(id).unwrap().manifest().version.to_string(),

@@ -223,6 +223,36 @@ impl Harness {
         package.to_bytes().unwrap()
     }
 
+    /// Approves a request in full, as an admin.
+    pub async fn approve_all(
+        &self,
+        request: &magflock_kernel::lifecycle_store::CapabilityRequest,
+    ) -> Result<magflock_kernel::lifecycle_store::CapabilityRequest, LifecycleError> {
+        self.lifecycle
+            .decide(
+                &request.id,
+                magflock_lifecycle::Decision::Approve {
+                    grants: None,
+                    comment: None,
+                },
+                &admin(),
+            )
+            .await
+    }
+
+    /// The migrations applied in `extension`'s own area, in order.
+    pub async fn applied(&self, extension: &str) -> Vec<String> {
+        use magflock_kernel::lifecycle_store::ExtensionSchemas;
+        self.store
+            .extension_areas(self.root.path().join("areas"))
+            .applied(extension)
+            .await
+            .unwrap()
+            .into_iter()
+            .map(|m| m.name)
+            .collect()
+    }
+
     pub async fn install(&self, bytes: Vec<u8>) -> Result<(), LifecycleError> {
         let request = self
             .lifecycle
@@ -235,17 +265,7 @@ impl Harness {
                 &admin(),
             )
             .await?;
-        self.lifecycle
-            .decide(
-                &request.id,
-                magflock_lifecycle::Decision::Approve {
-                    grants: None,
-                    comment: None,
-                },
-                &admin(),
-            )
-            .await
-            .map(|_| ())
+        self.approve_all(&request).await.map(|_| ())
     }
 
     pub async fn audit_actions(&self, target: &str) -> Vec<String> {
