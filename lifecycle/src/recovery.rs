@@ -14,6 +14,8 @@
 //!   from `reverting` on it is finished (the remaining newer migrations
 //!   reverted, the row names the old version, the newer file removed).
 //! * uninstall: finished (every step after Uninstall() can be repeated).
+//! * an approved request whose plan was being carried out is marked failed
+//!   (its operations were settled above) and its staged packages removed.
 
 use magflock_kernel::audit::Actor;
 use magflock_kernel::bus::now_millis;
@@ -82,7 +84,35 @@ impl Lifecycle {
             );
             done.push(recovered);
         }
+        self.close_interrupted_requests().await?;
         Ok(done)
+    }
+
+    /// An approved request whose plan was being carried out when the process
+    /// died: its operations were finished or rolled back above; the request
+    /// is marked failed and its staged packages removed.
+    async fn close_interrupted_requests(&self) -> Result<(), LifecycleError> {
+        use magflock_kernel::lifecycle_store::RequestStatus;
+        for request in self.store.requests(Some(RequestStatus::Approved)).await? {
+            self.store
+                .finish_request(
+                    &request.id,
+                    RequestStatus::Failed,
+                    Some("interrupted by a restart; each operation it started was finished or rolled back (see the audit log)"),
+                )
+                .await?;
+            self.files
+                .remove_dir(&self.files.staging_dir(&request.id))?;
+            self.audit(
+                &Actor::system(),
+                &format!("extension.{}_interrupted", request.kind),
+                &request.extension,
+                Outcome::Failure,
+                json!({ "request": request.id }),
+            )
+            .await?;
+        }
+        Ok(())
     }
 
     async fn recover_install(&self, op: &Operation) -> Result<&'static str, LifecycleError> {

@@ -275,6 +275,10 @@ async fn a_killed_install_is_rolled_back_or_finished() {
             );
         }
         assert!(i.audited("extension.install_recovered").await, "at {step}");
+        assert!(
+            i.audited("extension.install_interrupted").await,
+            "the request is closed"
+        );
         assert!(i.journal_is_empty(), "at {step}");
     }
 }
