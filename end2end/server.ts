@@ -24,10 +24,15 @@ async function freePort(): Promise<number> {
 export class MagFlock {
   private child?: ChildProcess;
   private output = '';
-  private constructor(readonly dataDir: string, readonly port: number) {}
+  private constructor(
+    readonly dataDir: string,
+    readonly port: number,
+    private readonly extraEnv: Record<string, string>,
+  ) {}
 
-  static async start(): Promise<MagFlock> {
-    const server = new MagFlock(mkdtempSync(join(tmpdir(), 'magflock-e2e-')), await freePort());
+  /** `env` adds settings, e.g. MAGFLOCK_ADMIN_* to create the owner at first start. */
+  static async start(env: Record<string, string> = {}): Promise<MagFlock> {
+    const server = new MagFlock(mkdtempSync(join(tmpdir(), 'magflock-e2e-')), await freePort(), env);
     await server.launch();
     return server;
   }
@@ -42,7 +47,9 @@ export class MagFlock {
       cwd: root,
       env: {
         ...process.env,
+        ...this.extraEnv,
         DATABASE_URL: `sqlite://${this.dataDir}/magflock.db`,
+        MAGFLOCK_DATA_DIR: join(this.dataDir, 'data'),
         LEPTOS_SITE_ADDR: `127.0.0.1:${this.port}`,
         LEPTOS_SITE_ROOT: 'target/site',
         RUST_BACKTRACE: '0',

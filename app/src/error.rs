@@ -114,6 +114,21 @@ impl From<magflock_store::StoreError> for AppError {
 }
 
 #[cfg(feature = "ssr")]
+impl From<magflock_kernel::KernelError> for AppError {
+    /// The lifecycle manager's store (alerts): an unreachable database is
+    /// `Unavailable`, anything else an internal error with a reference.
+    fn from(err: magflock_kernel::KernelError) -> Self {
+        match err {
+            magflock_kernel::KernelError::Unavailable(detail) => {
+                tracing::warn!(%detail, "control-plane database unavailable");
+                AppError::Unavailable
+            }
+            other => AppError::internal(other),
+        }
+    }
+}
+
+#[cfg(feature = "ssr")]
 impl AppError {
     /// Sets this error's status (and `Retry-After` when throttled) on the HTTP
     /// response being built for the current request, if there is one.

@@ -17,6 +17,7 @@ use leptos_axum::{LeptosRoutes, file_and_error_handler_with_context, generate_ro
 use magflock_app::api::settings::Settings;
 use magflock_app::server::AppContext;
 use magflock_app::{App, shell};
+use magflock_kernel::lifecycle_store::LifecycleStore;
 use magflock_store::{SqlStore, Store, StoreError, redact_url};
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -82,6 +83,7 @@ pub async fn open_store(database_url: &str) -> Result<Arc<SqlStore>, StartError>
 pub async fn start(config: Config) -> Result<Running, StartError> {
     let sql_store = open_store(&config.database_url).await?;
     let kernel = Arc::new(KernelHost::start(sql_store.clone(), &config).await?);
+    let lifecycle_store: Arc<dyn LifecycleStore> = sql_store.clone();
     let store: Arc<dyn Store> = sql_store;
     create_account_from_env(store.as_ref()).await?;
     let (settings, bad) = Settings::from_pairs(&store.settings_all().await?);
@@ -89,7 +91,7 @@ pub async fn start(config: Config) -> Result<Running, StartError> {
         tracing::warn!(setting = %key, "stored setting is invalid; using its default");
     }
     let setup_needed = store.user_count().await? == 0;
-    let ctx = AppContext::new(store.clone(), settings.clone());
+    let ctx = AppContext::new(store.clone(), lifecycle_store, settings.clone());
 
     let sessions = DbSessionStore::new(store.clone());
     sessions.spawn_sweeper(Duration::from_secs(600));

@@ -89,6 +89,9 @@ fn case(path: &str, victim_id: &str, n: usize) -> (Vec<(&'static str, String)>, 
         // No such key: through the wall, refused by the rule.
         "/api/remove_trusted_key" => (vec![("key_id", s("00000000000000000000000000000000"))], 404),
         "/api/set_allow_unsigned" => (vec![("allow", s("false"))], 200),
+        "/api/list_alerts" => (vec![("all", s("false"))], 200),
+        // No such alert: through the wall, refused by the rule.
+        "/api/acknowledge_alert" => (vec![("id", s("999999999"))], 404),
         other => panic!("no test arguments for endpoint {other}: add it to this table"),
     }
 }

@@ -6,6 +6,7 @@
 //! [`ENDPOINTS`] lists every one with the least role it needs; the server's
 //! role test walks this table, so a new endpoint without an entry fails it.
 
+pub mod alerts;
 pub mod audit;
 pub mod dashboard;
 pub mod session;
@@ -49,4 +50,6 @@ pub const ENDPOINTS: &[(&str, Access)] = &[
     ("/api/add_trusted_key", Access::AtLeast(Role::Admin)),
     ("/api/remove_trusted_key", Access::AtLeast(Role::Admin)),
     ("/api/set_allow_unsigned", Access::AtLeast(Role::Owner)),
+    ("/api/list_alerts", Access::AtLeast(Role::Auditor)),
+    ("/api/acknowledge_alert", Access::AtLeast(Role::Admin)),
 ];

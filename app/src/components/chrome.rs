@@ -1,8 +1,11 @@
 //! The console around every signed-in page: navigation (only what the role may
-//! open), the instance name, the signed-in user, the theme switch and sign-out.
+//! open), the instance name, the count of open alerts, the signed-in user, the
+//! theme switch and sign-out.
 
 use super::theme::ThemeToggle;
 use super::ui::RoleBadge;
+use crate::AppError;
+use crate::api::alerts::list_alerts;
 use crate::api::session::Logout;
 use crate::app::SessionResource;
 use leptos::prelude::*;
@@ -21,10 +24,20 @@ const NAV: &[(&str, &str, Role)] = &[
     ("/settings", "Settings", Role::Auditor),
 ];
 
+/// The header's count of unacknowledged alerts, fetched again on every
+/// navigation; a page that acknowledges an alert refetches it.
+#[derive(Clone, Copy)]
+pub struct AlertBadge(pub Resource<Result<usize, AppError>>);
+
 #[component]
 pub fn Chrome(children: Children) -> impl IntoView {
     let location = use_location();
     let session = expect_context::<SessionResource>().0;
+    let open_alerts = Resource::new(
+        move || location.pathname.get(),
+        |_| async { list_alerts(false).await.map(|alerts| alerts.len()) },
+    );
+    provide_context(AlertBadge(open_alerts));
     let logout = ServerAction::<Logout>::new();
     Effect::new(move |_| {
         if let Some(Ok(())) = logout.value().get() {
@@ -84,6 +97,34 @@ pub fn Chrome(children: Children) -> impl IntoView {
             })
         })
     };
+    // Nothing at all when there is nothing to look at, or the count cannot be
+    // had (signed out, database down): the page itself says what is wrong.
+    let alert_badge = move || {
+        Suspend::new(async move {
+            let count = open_alerts.await.ok().filter(|n| *n > 0)?;
+            let label = if count == 1 {
+                "1 unacknowledged alert".to_string()
+            } else {
+                format!("{count} unacknowledged alerts")
+            };
+            Some(view! {
+                <a
+                    href="/#alerts"
+                    data-testid="alert-badge"
+                    data-count=count.to_string()
+                    aria-label=label.clone()
+                    title=label
+                    class="inline-flex items-center gap-1.5 rounded-md px-2 py-1 text-sm font-medium text-amber-800 hover:bg-amber-50 focus-visible:outline focus-visible:outline-2 focus-visible:outline-indigo-500 dark:text-amber-200 dark:hover:bg-amber-950/60"
+                >
+                    <svg aria-hidden="true" viewBox="0 0 24 24" fill="none" stroke="currentColor" stroke-width="1.8" stroke-linecap="round" stroke-linejoin="round" class="h-5 w-5">
+                        <path d="M6 16.5V11a6 6 0 0 1 12 0v5.5l1.5 1.5h-15z"/>
+                        <path d="M10 20.5a2 2 0 0 0 4 0"/>
+                    </svg>
+                    <span class="inline-flex min-w-5 justify-center rounded-full bg-red-600 px-1.5 py-0.5 text-xs font-semibold leading-none text-white">{count}</span>
+                </a>
+            })
+        })
+    };
     view! {
         <div class="min-h-screen md:flex">
             <a href="#main" class="sr-only focus:not-sr-only focus:absolute focus:left-2 focus:top-2 focus:z-50 focus:rounded focus:bg-white focus:px-3 focus:py-2 focus:text-slate-900">"Skip to content"</a>
@@ -92,6 +133,7 @@ pub fn Chrome(children: Children) -> impl IntoView {
             </aside>
             <div class="flex min-w-0 flex-1 flex-col">
                 <header class="flex items-center justify-end gap-3 border-b border-slate-200 bg-white px-4 py-3 dark:border-slate-800 dark:bg-slate-900">
+                    <Transition fallback=|| ()>{alert_badge}</Transition>
                     <ThemeToggle/>
                     <Suspense fallback=|| ()>{account}</Suspense>
                     <ActionForm action=logout>

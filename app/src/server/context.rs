@@ -1,15 +1,19 @@
-//! What every server function can reach: the store, the sign-in throttle and the
-//! current settings. The server crate builds one [`AppContext`] at start and
+//! What every server function can reach: the store, the lifecycle manager's
+//! store (its alerts), the sign-in throttle and the current settings. The server crate builds one [`AppContext`] at start and
 //! provides it to every request.
 
 use super::throttle::LoginThrottle;
 use crate::api::settings::Settings;
+use magflock_kernel::lifecycle_store::LifecycleStore;
 use magflock_store::Store;
 use std::sync::{Arc, RwLock};
 
 #[derive(Clone)]
 pub struct AppContext {
     pub store: Arc<dyn Store>,
+    /// The lifecycle manager's state in the same database (the server passes
+    /// the store its kernel host uses); MagUI reads and acknowledges alerts here.
+    pub lifecycle: Arc<dyn LifecycleStore>,
     pub throttle: Arc<LoginThrottle>,
     /// The instance settings as last saved; read on every request, written by the
     /// settings page (which saves to the store first).
@@ -18,9 +22,14 @@ pub struct AppContext {
 }
 
 impl AppContext {
-    pub fn new(store: Arc<dyn Store>, settings: Settings) -> AppContext {
+    pub fn new(
+        store: Arc<dyn Store>,
+        lifecycle: Arc<dyn LifecycleStore>,
+        settings: Settings,
+    ) -> AppContext {
         AppContext {
             store,
+            lifecycle,
             throttle: Arc::new(LoginThrottle::default()),
             settings: Arc::new(RwLock::new(settings)),
             started_at: magflock_store::now_millis(),

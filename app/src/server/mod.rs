@@ -4,6 +4,7 @@
 //! starts with a `guard` check; nothing here trusts the browser for identity,
 //! role or input validity.
 
+pub mod alerts;
 pub mod audit;
 pub mod auth;
 pub mod context;
