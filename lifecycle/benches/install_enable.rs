@@ -5,8 +5,9 @@
 //!
 //! Each iteration installs a new extension id (the same component, so the
 //! compiled-component cache is warm after the first: that is the case for
-//! every install after the first of a given build); `cold_compile` measures
-//! one install with an empty component cache.
+//! every install after the first of a given build) and, untimed, uninstalls
+//! it again; `cold_compile` measures one install with an empty component
+//! cache (the first install of a package this build never compiled).
 //!
 //! Run: `cargo bench -p magflock-lifecycle --bench install_enable`.
 
@@ -75,6 +76,11 @@ fn bench(c: &mut Criterion) {
                     let start = Instant::now();
                     runtime.block_on(install_and_enable(&h, bytes));
                     total += start.elapsed();
+                    // Not timed: keep the number of installed extensions steady.
+                    runtime.block_on(async {
+                        h.lifecycle.disable(&id, &admin()).await.expect("disable");
+                        h.lifecycle.uninstall(&id, &admin()).await.expect("uninstall");
+                    });
                 }
                 total
             })

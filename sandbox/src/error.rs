@@ -101,6 +101,11 @@ pub enum SandboxError {
     Component(String),
     #[error("extension '{0}' is not loaded")]
     NotLoaded(String),
+    /// Every instance slot is in use even after idle instances were given
+    /// back; the call can be retried. Not the extension's fault: nothing is
+    /// quarantined.
+    #[error("extension '{extension}' could not start an instance: {limit}")]
+    Capacity { extension: String, limit: String },
     #[error("sandbox: {0}")]
     Internal(String),
 }

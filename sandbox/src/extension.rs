@@ -46,7 +46,13 @@ pub struct LoadedExtension {
     max_result: u64,
     tick_ms: u64,
     stats: CallStats,
+    /// Gives back other extensions' idle instances when the pool is full.
+    reclaim: Reclaim,
 }
+
+/// Frees idle instances of every loaded extension but the one named;
+/// returns how many it freed.
+pub(crate) type Reclaim = Arc<dyn Fn(&str) -> usize + Send + Sync>;
 
 /// The size of a result, for the result limit.
 trait ResultSize {
@@ -109,6 +115,7 @@ impl LoadedExtension {
         services: Arc<Services>,
         max_result: u64,
         tick_ms: u64,
+        reclaim: Reclaim,
     ) -> LoadedExtension {
         LoadedExtension {
             id: Arc::from(manifest.id.as_str()),
@@ -120,7 +127,17 @@ impl LoadedExtension {
             max_result,
             tick_ms,
             stats: CallStats::default(),
+            reclaim,
         }
+    }
+
+    /// Drops this extension's idle instances (their slots return to the
+    /// pool). Returns how many.
+    pub fn drop_idle(&self) -> usize {
+        self.idle
+            .lock()
+            .map(|mut idle| idle.drain(..).count())
+            .unwrap_or(0)
     }
 
     /// Counters of every call since this version was loaded.
@@ -308,7 +325,30 @@ impl LoadedExtension {
         }
     }
 
+    /// A new instance. When every pool slot is taken, other extensions'
+    /// idle instances are given back and it is tried once more; a pool that
+    /// is still full is [`SandboxError::Capacity`], not the guest's fault.
     fn instantiate(&self) -> Result<Instance, SandboxError> {
+        match self.try_instantiate()? {
+            Ok(instance) => Ok(instance),
+            Err(_) if (self.reclaim)(&self.id) > 0 => match self.try_instantiate()? {
+                Ok(instance) => Ok(instance),
+                Err(limit) => Err(self.capacity(limit)),
+            },
+            Err(limit) => Err(self.capacity(limit)),
+        }
+    }
+
+    fn capacity(&self, limit: String) -> SandboxError {
+        tracing::warn!(extension = &*self.id, "instance pool full: {limit}");
+        SandboxError::Capacity {
+            extension: self.id.to_string(),
+            limit,
+        }
+    }
+
+    /// `Ok(Err(the limit reached))` when the pool is full.
+    fn try_instantiate(&self) -> Result<Result<Instance, String>, SandboxError> {
         let state = HostState::new(
             self.id.clone(),
             self.services.clone(),
@@ -318,8 +358,11 @@ impl LoadedExtension {
         store.limiter(|state| &mut state.memory);
         self.arm(&mut store)?;
         match self.pre.instantiate(&mut store) {
-            Ok(bindings) => Ok(Instance { store, bindings }),
+            Ok(bindings) => Ok(Ok(Instance { store, bindings })),
             Err(error) => {
+                if let Some(full) = error.downcast_ref::<wasmtime::PoolConcurrencyLimitError>() {
+                    return Ok(Err(full.to_string()));
+                }
                 let stop = classify(&mut store, &error, &self.manifest);
                 Err(self.terminate("instantiate", stop))
             }

@@ -50,7 +50,7 @@ pub struct Sandbox {
     linker: Linker<HostState>,
     services: Arc<Services>,
     config: SandboxConfig,
-    loaded: RwLock<HashMap<String, Arc<LoadedExtension>>>,
+    loaded: Arc<RwLock<HashMap<String, Arc<LoadedExtension>>>>,
     ticker_stop: Arc<AtomicBool>,
 }
 
@@ -95,7 +95,7 @@ impl Sandbox {
             linker,
             services: Arc::new(services),
             config,
-            loaded: RwLock::new(HashMap::new()),
+            loaded: Arc::new(RwLock::new(HashMap::new())),
             ticker_stop,
         })
     }
@@ -147,7 +147,27 @@ impl Sandbox {
             self.services.clone(),
             self.config.max_result_bytes,
             tick_ms,
+            self.reclaimer(),
         )))
+    }
+
+    /// What a full pool calls: give back every other extension's idle
+    /// instances (a warm instance is a cache, never a reservation).
+    fn reclaimer(&self) -> crate::extension::Reclaim {
+        let loaded = Arc::downgrade(&self.loaded);
+        Arc::new(move |except: &str| {
+            let Some(loaded) = loaded.upgrade() else {
+                return 0;
+            };
+            let others: Vec<Arc<LoadedExtension>> = loaded
+                .read()
+                .expect("sandbox lock")
+                .values()
+                .filter(|l| l.id() != except)
+                .cloned()
+                .collect();
+            others.iter().map(|l| l.drop_idle()).sum()
+        })
     }
 
     /// Makes `loaded` the version every new call reaches, in one step; calls
