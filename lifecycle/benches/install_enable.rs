@@ -52,6 +52,22 @@ async fn install_and_enable(h: &Harness, bytes: Vec<u8>) {
         .expect("install and enable");
 }
 
+/// Makes `bytes` the one package of the signed catalog in `folder`.
+fn publish(folder: &std::path::Path, h: &Harness, bytes: &[u8]) {
+    let package = magflock_package::Package::from_bytes(bytes, Default::default()).unwrap();
+    let entry =
+        magflock_package::CatalogEntry::from_package(&package, bytes, "package.mfx").unwrap();
+    std::fs::write(folder.join("package.mfx"), bytes).unwrap();
+    let catalog = magflock_package::Catalog {
+        name: "bench".into(),
+        generated_at: "now".into(),
+        entries: vec![entry],
+    };
+    let (index, signature) = catalog.to_signed(&h.key).unwrap();
+    std::fs::write(folder.join("index.json"), index).unwrap();
+    std::fs::write(folder.join("index.sig"), signature).unwrap();
+}
+
 fn bench(c: &mut Criterion) {
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
@@ -79,7 +95,10 @@ fn bench(c: &mut Criterion) {
                     // Not timed: keep the number of installed extensions steady.
                     runtime.block_on(async {
                         h.lifecycle.disable(&id, &admin()).await.expect("disable");
-                        h.lifecycle.uninstall(&id, &admin()).await.expect("uninstall");
+                        h.lifecycle
+                            .uninstall(&id, &admin())
+                            .await
+                            .expect("uninstall");
                     });
                 }
                 total
@@ -88,6 +107,50 @@ fn bench(c: &mut Criterion) {
         runtime.block_on(h.cleanup());
     }
     group.finish();
+
+    // From the local catalog: read and verify the signed index, resolve the
+    // plan, read the package and check its digest, then install and enable.
+    let folder = tempfile::tempdir().unwrap();
+    let catalog_dir = folder.path().to_path_buf();
+    let h = runtime.block_on(Harness::with(Engine::Sqlite, |config| {
+        config.local_catalog = Some(catalog_dir.clone())
+    }));
+    let mut next = 0u64;
+    let mut from_catalog = c.benchmark_group("install_enable_from_local_catalog");
+    from_catalog
+        .sample_size(20)
+        .measurement_time(Duration::from_secs(20));
+    from_catalog.bench_function("sqlite/warm_cache", |b| {
+        b.iter_custom(|iters| {
+            let mut total = Duration::ZERO;
+            for _ in 0..iters {
+                next += 1;
+                let id = format!("bench/catalog-{next}");
+                let bytes = h.package(&steady_manifest(&id, "1.0.0", ""), MIGRATION);
+                publish(folder.path(), &h, &bytes);
+                let start = Instant::now();
+                runtime.block_on(async {
+                    let request = h
+                        .lifecycle
+                        .request_install_from_catalog(&id, None, true, &admin())
+                        .await
+                        .expect("request from the catalog");
+                    h.approve_all(&request).await.expect("install and enable");
+                });
+                total += start.elapsed();
+                runtime.block_on(async {
+                    h.lifecycle.disable(&id, &admin()).await.expect("disable");
+                    h.lifecycle
+                        .uninstall(&id, &admin())
+                        .await
+                        .expect("uninstall");
+                });
+            }
+            total
+        })
+    });
+    from_catalog.finish();
+    runtime.block_on(h.cleanup());
 
     let mut cold = c.benchmark_group("install_enable_cold_compile");
     cold.sample_size(10)
