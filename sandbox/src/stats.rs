@@ -140,7 +140,7 @@ impl StatsSnapshot {
         for (count, bound) in self.buckets.iter().zip(LATENCY_BUCKETS_US) {
             seen += count;
             if seen >= rank {
-                return Some(bound);
+                return (bound != u64::MAX).then_some(bound);
             }
         }
         None
