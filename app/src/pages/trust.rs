@@ -221,6 +221,7 @@ fn KeyRow(
             })}
         </tr>
     }
+    .into_any()
 }
 
 #[component]
