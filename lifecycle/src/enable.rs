@@ -62,6 +62,15 @@ impl Lifecycle {
             .sandbox
             .prepare(manifest.clone(), package.component())?;
         self.policy.gate.register(&manifest);
+        if matches!(
+            self.policy.gate.status(extension),
+            Some(Status::Quarantined { .. })
+        ) {
+            // The admin has looked: the quarantine ends here; the extension
+            // runs again only if it passes the checks below.
+            self.go_dark(extension);
+            self.policy.disable(extension, by).await?;
+        }
 
         self.journal.step(&mut op, "starting").await?;
         if let Err(reason) = self.start_loaded(&installation, &loaded).await {

@@ -4,7 +4,7 @@
 
 mod support;
 
-use magflock_kernel::Capability;
+use magflock_kernel::{Capability, Grant};
 use magflock_kernel::lifecycle_store::LifecycleStore;
 use magflock_lifecycle::ExtensionState;
 use magflock_store::Engine;
@@ -149,6 +149,18 @@ async fn a_quarantine_raises_one_alert(engine: Engine) {
         .collect();
     assert_eq!(alerts.len(), 1, "{alerts:?}");
     assert!(alerts[0].message.contains("system.metrics"), "{alerts:?}");
+
+    // The admin looks, grants again and re-enables: it runs.
+    h.lifecycle
+        .grant(id, Grant::new(Capability::SystemMetrics), &admin())
+        .await
+        .unwrap();
+    h.lifecycle.enable(id, &admin()).await.unwrap();
+    assert_eq!(
+        h.lifecycle.extension(id).await.unwrap().state,
+        ExtensionState::Enabled
+    );
+    assert_eq!(h.run(id, "metric").await.unwrap(), "counted");
     h.cleanup().await;
 }
 
