@@ -4,8 +4,8 @@
 
 mod support;
 
-use magflock_kernel::{Capability, Grant};
 use magflock_kernel::lifecycle_store::LifecycleStore;
+use magflock_kernel::{Capability, Grant};
 use magflock_lifecycle::ExtensionState;
 use magflock_store::Engine;
 use std::time::Duration;
