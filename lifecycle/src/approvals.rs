@@ -225,7 +225,7 @@ impl Lifecycle {
             });
             packages.push((manifest, package));
         }
-        let Some(first) = items.last() else {
+        let Some(wanted) = items.last() else {
             return Err(LifecycleError::Approval(
                 "an install plan needs a package".into(),
             ));
@@ -234,16 +234,9 @@ impl Lifecycle {
             items: items.clone(),
             enable,
         };
-        let request = self
-            .queue("install", &first.extension.clone(), &plan, by)
-            .await?;
-        for (item, offer) in items.iter().zip(&offered) {
-            let path = self
-                .files
-                .staged(&request.id, &item.extension, &item.version);
-            self.files.write(&path, &offer.bytes)?;
-        }
-        Ok(request)
+        let packages: Vec<&[u8]> = offered.iter().map(|o| o.bytes.as_slice()).collect();
+        self.queue("install", &wanted.extension.clone(), &plan, &packages, by)
+            .await
     }
 
     async fn refuse_if_waiting(&self, extension: &str) -> Result<(), LifecycleError> {
@@ -262,15 +255,27 @@ impl Lifecycle {
     }
 
     /// Stores the request (files are staged by the caller) and audits it.
+    /// Stages the plan's packages, then stores the request and audits it: a
+    /// request is never visible without its packages, and a request that
+    /// could not be stored leaves no staged files.
     pub(crate) async fn queue(
         &self,
         kind: &str,
         extension: &str,
         plan: &Plan,
+        packages: &[&[u8]],
         by: &Actor,
     ) -> Result<CapabilityRequest, LifecycleError> {
+        let id = uuid::Uuid::now_v7().to_string();
+        for (item, bytes) in plan.items.iter().zip(packages) {
+            let staged = self.files.staged(&id, &item.extension, &item.version);
+            if let Err(e) = self.files.write(&staged, bytes) {
+                let _ = self.files.remove_dir(&self.files.staging_dir(&id));
+                return Err(e);
+            }
+        }
         let request = CapabilityRequest {
-            id: uuid::Uuid::now_v7().to_string(),
+            id,
             kind: kind.to_string(),
             extension: extension.to_string(),
             plan: serde_json::to_string(plan).expect("plans serialise"),
@@ -282,7 +287,10 @@ impl Lifecycle {
             comment: None,
             decision: None,
         };
-        self.store.request_add(&request).await?;
+        if let Err(e) = self.store.request_add(&request).await {
+            let _ = self.files.remove_dir(&self.files.staging_dir(&request.id));
+            return Err(e.into());
+        }
         let summary: Vec<_> = plan
             .items
             .iter()

@@ -79,11 +79,9 @@ impl Lifecycle {
             items: vec![item.clone()],
             enable: false,
         };
-        let request = self.queue("upgrade", &manifest.id, &plan, by).await?;
-        let path = self
-            .files
-            .staged(&request.id, &item.extension, &item.version);
-        self.files.write(&path, bytes)?;
+        let request = self
+            .queue("upgrade", &manifest.id, &plan, &[bytes], by)
+            .await?;
         Ok(UpgradeSubmitted::Waiting(Box::new(request)))
     }
 
