@@ -19,6 +19,7 @@
 //!   "the database is down" from "the request was wrong"; the pool recovers by
 //!   itself when the database comes back.
 
+mod api_keys;
 mod audit;
 mod audit_writer;
 mod chain;
@@ -38,6 +39,7 @@ pub mod testing;
 mod trusted_keys;
 mod users;
 
+pub use api_keys::ApiKeyRow;
 pub use audit_writer::AuditWriter;
 pub use chain::GENESIS_HASH;
 pub use connect::{Engine, redact_url};

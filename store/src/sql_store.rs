@@ -4,6 +4,7 @@
 //! `$n` parameters, always bound); the few places where SQLite and PostgreSQL
 //! differ (migrations, the audit append lock) branch on [`Engine`].
 
+use crate::api_keys::{self, ApiKeyRow};
 use crate::store::{SessionRow, Store};
 use crate::trusted_keys::{self, TrustedKeyRow};
 use crate::{Engine, Result, audit, connect, sessions, settings, users};
@@ -121,6 +122,21 @@ impl Store for SqlStore {
     }
     async fn trusted_key_remove(&self, key_id: &str) -> Result<bool> {
         trusted_keys::remove(&self.pool, key_id).await
+    }
+    async fn api_key_add(&self, key: &ApiKeyRow) -> Result<ApiKeyRow> {
+        api_keys::add(&self.pool, key).await
+    }
+    async fn api_key_by_hash(&self, key_hash: &str) -> Result<Option<ApiKeyRow>> {
+        api_keys::by_hash(&self.pool, key_hash).await
+    }
+    async fn api_keys(&self, project: Option<&str>) -> Result<Vec<ApiKeyRow>> {
+        api_keys::list(&self.pool, project).await
+    }
+    async fn api_key_revoke(&self, id: &str, at: Millis) -> Result<bool> {
+        api_keys::revoke(&self.pool, id, at).await
+    }
+    async fn api_key_touch(&self, id: &str, at: Millis) -> Result<()> {
+        api_keys::touch(&self.pool, id, at).await
     }
     async fn audit_append_batch(&self, entries: Vec<NewAuditEntry>) -> Result<Vec<AuditEntry>> {
         let _guard = self.audit_lock.lock().await;

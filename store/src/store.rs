@@ -1,5 +1,6 @@
 //! The storage trait: everything MagFlock keeps about its own control plane.
 
+use crate::api_keys::ApiKeyRow;
 use crate::trusted_keys::TrustedKeyRow;
 use crate::{Engine, Result};
 use async_trait::async_trait;
@@ -62,6 +63,19 @@ pub trait Store: Send + Sync + 'static {
     /// `Conflict` if the key id or the public key is already trusted.
     async fn trusted_key_add(&self, key: &TrustedKeyRow) -> Result<TrustedKeyRow>;
     async fn trusted_key_remove(&self, key_id: &str) -> Result<bool>;
+
+    // --- project API keys (MagGate) -------------------------------------------
+    /// Stores a new key (its hash, never the key); `Conflict` if the id or the
+    /// hash exists.
+    async fn api_key_add(&self, key: &ApiKeyRow) -> Result<ApiKeyRow>;
+    /// The key with this SHA-256 (hex), revoked or not.
+    async fn api_key_by_hash(&self, key_hash: &str) -> Result<Option<ApiKeyRow>>;
+    /// Keys of one project (or all), oldest first.
+    async fn api_keys(&self, project: Option<&str>) -> Result<Vec<ApiKeyRow>>;
+    /// Revokes a key at `at`; `false` if it was unknown or already revoked.
+    async fn api_key_revoke(&self, id: &str, at: Millis) -> Result<bool>;
+    /// Records that the key was used at `at`.
+    async fn api_key_touch(&self, id: &str, at: Millis) -> Result<()>;
 
     // --- audit -------------------------------------------------------------
     /// Appends an entry to the chain; returns it with its sequence number and hash.

@@ -1,12 +1,31 @@
 //! MagDS = project databases: the databases a MagFlock project owns, and what
 //! extensions may do in them.
 //!
-//! For now one module, [`classify`]: it parses the SQL an extension sends and
-//! decides which database capability the statement needs (`database.read`,
-//! `database.write`, `database.schema`, `database.admin`), refusing what must
-//! never run from an extension. More modules (connections, execution, audit)
-//! will come.
+//! * [`classify`] parses the SQL an extension sends and decides which database
+//!   capability the statement needs (`database.read`, `database.write`,
+//!   `database.schema`, `database.admin`), refusing what must never run from an
+//!   extension.
+//! * [`projects`] is the component proper: [`MagDs`] creates, lists and drops
+//!   project databases on PostgreSQL (`MAGDS_URL`) or embedded SQLite
+//!   ([`engine`]), applies migrations, creates row-level-security policies, backs
+//!   up, restores, checkpoints and reports health, firing the MagDS hooks
+//!   ([`hooks`]) and publishing its events ([`events`]). Every failure is a
+//!   [`MagDsError`] ([`error`]); identifiers are validated by [`ident`].
 
 pub mod classify;
+pub mod engine;
+pub mod error;
+pub mod events;
+pub mod hooks;
+pub mod ident;
+pub mod projects;
+pub mod query;
 
 pub use classify::{Class, Classified, Dialect, Refusal, allowed, classify};
+pub use engine::{EngineKind, Health, Migration, Project};
+pub use error::MagDsError;
+pub use events::{BusEvents, EmitterEvents, EventSink, NoEvents};
+pub use hooks::{Denied, HookSink, KernelHooks, NoHooks};
+pub use projects::{
+    BackupInfo, EXTENSION_ALLOWLIST, EngineConfig, MagDs, MagDsConfig, PolicyCommand, RlsPolicy,
+};

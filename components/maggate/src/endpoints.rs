@@ -1,0 +1,196 @@
+//! Extension endpoints: `/ext/<publisher>/<name>/<endpoint>[/<rest>][?query]`
+//! served by the extension's `handle-request` export.
+//!
+//! Guarantees: a request reaches an extension only when, at that moment, the
+//! extension is loaded and may run, its manifest contributes an endpoint whose
+//! id is the first path segment, and it holds `api.register_endpoint` (the
+//! policy gate decides per call); otherwise the answer is 404, so a revoked
+//! grant takes effect at the next request. The body is read up to
+//! [`crate::GateConfig::max_body_bytes`] (more is a 413 before any guest code
+//! runs); the guest runs on a blocking thread under its budgets, and the
+//! gateway stops waiting one second after the guest's own deadline (504).
+//! The guest sees the method, the path below its mount point with the query
+//! string, and the body; it does not see request headers (the sandbox does not
+//! export the WIT `header` record yet). Its response headers are passed on
+//! except `set-cookie`, hop-by-hop headers and `content-length`.
+
+use axum::body::{Body, Bytes, to_bytes};
+use axum::extract::{Request, State};
+use axum::response::{IntoResponse, Response};
+use http::{HeaderName, HeaderValue, StatusCode};
+use magflock_kernel::Capability;
+use magflock_kernel::manifest::{ContributionKind, Manifest};
+use magflock_sandbox::{HttpRequest, HttpResponse, LoadedExtension};
+use std::sync::Arc;
+use std::time::Duration;
+
+use crate::pipeline::MatchedRoute;
+use crate::{GateError, GateKernel, Gateway};
+
+/// Extension endpoints live under this prefix.
+pub const MOUNT: &str = "/ext";
+/// How long after the guest's deadline the gateway gives up waiting.
+const GRACE: Duration = Duration::from_secs(1);
+const DROPPED_RESPONSE_HEADERS: [&str; 9] = [
+    "set-cookie",
+    "content-length",
+    "connection",
+    "keep-alive",
+    "transfer-encoding",
+    "upgrade",
+    "te",
+    "trailer",
+    "proxy-authenticate",
+];
+
+/// Where a request under [`MOUNT`] goes: `(extension id, endpoint id, rest)`,
+/// where `rest` is the path below the extension's mount point.
+fn target(path: &str) -> Option<(String, &str, &str)> {
+    let below = path.strip_prefix(MOUNT)?.strip_prefix('/')?;
+    let mut parts = below.splitn(3, '/');
+    let (publisher, name, rest) = (parts.next()?, parts.next()?, parts.next()?);
+    let endpoint = rest.split('/').next().filter(|e| !e.is_empty())?;
+    Some((format!("{publisher}/{name}"), endpoint, rest))
+}
+
+/// The endpoint ids a manifest contributes.
+pub fn contributed(
+    manifest: &Manifest,
+) -> impl Iterator<Item = &magflock_kernel::manifest::Contribution> {
+    manifest
+        .contributions
+        .iter()
+        .filter(|c| c.kind == ContributionKind::Endpoint)
+}
+
+/// The extension serving `endpoint` of `id` now, or 404.
+fn owner(kernel: &GateKernel, id: &str, endpoint: &str) -> Result<Arc<LoadedExtension>, GateError> {
+    let not_found =
+        || GateError::NotFound(format!("extension '{id}' serves no endpoint '{endpoint}'"));
+    let loaded = kernel.sandbox.get(id).map_err(|_| not_found())?;
+    if !contributed(loaded.manifest()).any(|c| c.id == endpoint) {
+        return Err(not_found());
+    }
+    kernel
+        .gate
+        .check(id, Capability::ApiRegisterEndpoint)
+        .map_err(|_| not_found())?;
+    Ok(loaded)
+}
+
+async fn read_body(body: Body, limit: usize) -> Result<Bytes, GateError> {
+    to_bytes(body, limit).await.map_err(|e| {
+        let too_large = std::error::Error::source(&e)
+            .is_some_and(|s| s.is::<http_body_util::LengthLimitError>());
+        if too_large {
+            GateError::PayloadTooLarge { limit }
+        } else {
+            GateError::BadRequest(format!("cannot read the request body: {e}"))
+        }
+    })
+}
+
+async fn call_guest(
+    loaded: Arc<LoadedExtension>,
+    request: HttpRequest,
+) -> Result<HttpResponse, GateError> {
+    let extension = loaded.id().to_string();
+    let wait = Duration::from_millis(loaded.manifest().budgets.deadline_ms) + GRACE;
+    let call = tokio::task::spawn_blocking(move || loaded.handle_request(&request));
+    match tokio::time::timeout(wait, call).await {
+        Err(_) => Err(GateError::Timeout { extension }),
+        Ok(Err(e)) => Err(GateError::Internal(format!("extension '{extension}': {e}"))),
+        Ok(Ok(answer)) => answer.map_err(GateError::from),
+    }
+}
+
+fn into_response(extension: &str, answer: HttpResponse) -> Result<Response, GateError> {
+    let status = StatusCode::from_u16(answer.status).map_err(|_| {
+        GateError::BadGateway(format!(
+            "extension '{extension}' answered status {}",
+            answer.status
+        ))
+    })?;
+    let mut response = Response::new(Body::from(answer.body));
+    *response.status_mut() = status;
+    for header in answer.headers {
+        let name = header.name.to_ascii_lowercase();
+        if DROPPED_RESPONSE_HEADERS.contains(&name.as_str()) {
+            continue;
+        }
+        match (
+            HeaderName::try_from(name),
+            HeaderValue::try_from(header.value),
+        ) {
+            (Ok(name), Ok(value)) => {
+                response.headers_mut().append(name, value);
+            }
+            _ => tracing::debug!(extension, "dropped an invalid response header"),
+        }
+    }
+    Ok(response)
+}
+
+/// The handler of `/ext/{publisher}/{name}/{*path}`. Once the endpoint is
+/// known, its answer (success or error) is counted under
+/// `/ext/<extension>/<endpoint>`.
+pub async fn serve(State(gw): State<Gateway>, request: Request) -> Response {
+    let path = request.uri().path().to_string();
+    let Some((id, endpoint, rest)) = target(&path) else {
+        return GateError::NotFound(format!("no route for {path}")).into_response();
+    };
+    let loaded = match owner(gw.kernel(), &id, endpoint) {
+        Ok(loaded) => loaded,
+        Err(e) => return e.into_response(),
+    };
+    let mut response = match call(&gw, loaded, &id, rest, request).await {
+        Ok(response) => response,
+        Err(e) => e.into_response(),
+    };
+    response
+        .extensions_mut()
+        .insert(MatchedRoute(format!("{MOUNT}/{id}/{endpoint}")));
+    response
+}
+
+async fn call(
+    gw: &Gateway,
+    loaded: Arc<LoadedExtension>,
+    id: &str,
+    rest: &str,
+    request: Request,
+) -> Result<Response, GateError> {
+    let (parts, body) = request.into_parts();
+    let body = read_body(body, gw.config().max_body_bytes).await?;
+    let below = match parts.uri.query() {
+        Some(query) => format!("{rest}?{query}"),
+        None => rest.to_string(),
+    };
+    let guest_request = HttpRequest {
+        method: parts.method.to_string(),
+        path: below,
+        headers: Vec::new(),
+        body: body.to_vec(),
+    };
+    into_response(id, call_guest(loaded, guest_request).await?)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn paths_name_the_extension_the_endpoint_and_the_rest() {
+        assert_eq!(
+            target("/ext/magflock/naming-policy/check"),
+            Some(("magflock/naming-policy".into(), "check", "check"))
+        );
+        assert_eq!(
+            target("/ext/a/b/items/42/x"),
+            Some(("a/b".into(), "items", "items/42/x"))
+        );
+        assert_eq!(target("/ext/a/b/"), None);
+        assert_eq!(target("/ext/a"), None);
+        assert_eq!(target("/other/a/b/c"), None);
+    }
+}
