@@ -1,7 +1,8 @@
 //! The extension kernel inside the server: policy gate and durable policy
 //! changes, the audit writer, the durable event bus with its retention
 //! sweeper, the sandbox, event delivery to subscribed extensions, and the
-//! lifecycle manager with its health monitor.
+//! lifecycle manager with its health monitor, and the components it mediates
+//! (MagDS with its adapter, MagGate; see [`crate::components`]).
 //!
 //! Guarantees: started after the store is open and migrated, before anything
 //! listens; interrupted lifecycle operations are finished or rolled back and
@@ -9,14 +10,16 @@
 //! delivery and monitor loops survive a failed round (logged) and stop with
 //! the server. The kernel's own state lives in the control-plane database
 //! (policies, audit log, event log, installations, journal, approvals);
-//! packages under `<data dir>/extensions`, each extension's SQLite data under
+//! packages under `<data dir>/lifecycle`, each extension's SQLite data under
 //! `<data dir>/extension-data`, compiled components under `<data dir>/components`.
 
 use magflock_kernel::bus::{Bus, BusConfig};
 use magflock_kernel::dispatch::Dispatcher;
 use magflock_kernel::policy_store::Policy;
-use magflock_kernel::{PolicyGate, Registry};
+use magflock_kernel::{Component, PolicyGate, Registry};
 use magflock_lifecycle::{Lifecycle, LifecycleConfig, Parts};
+use magflock_magds::MagDs;
+use magflock_maggate::{GateConfig, GateKernel, Gateway};
 use magflock_sandbox::{
     EventDelivery, MemoryScheduler, Metrics, Sandbox, SandboxConfig, durable_services,
 };
@@ -24,6 +27,7 @@ use magflock_store::{AuditWriter, SqlStore, Store};
 use std::sync::{Arc, RwLock};
 use std::time::Duration;
 
+use crate::components::{LateHooks, magds_adapter, open_magds};
 use crate::trust::{StoreTrust, trust_first_party_key};
 use crate::{Config, StartError};
 
@@ -40,6 +44,10 @@ pub struct KernelHost {
     /// Runs a component's hooks through the enabled extensions' filters and actions.
     pub dispatcher: Arc<Dispatcher>,
     pub lifecycle: Arc<Lifecycle>,
+    /// Project databases (PostgreSQL via `MAGDS_URL`, or SQLite files).
+    pub magds: Arc<MagDs>,
+    /// The API layer: project API keys, rate limits, extension endpoints.
+    pub gateway: Gateway,
     pub store: Arc<SqlStore>,
     tasks: Vec<tokio::task::JoinHandle<()>>,
 }
@@ -55,7 +63,9 @@ impl KernelHost {
         let gate = Arc::new(PolicyGate::new());
         let policy = Policy::new(gate.clone(), store.clone(), audit.clone());
         let metrics = Arc::new(Metrics::default());
-        let services = durable_services(
+        let late_hooks = Arc::new(LateHooks::default());
+        let magds = open_magds(config, late_hooks.clone(), bus.clone()).await?;
+        let mut services = durable_services(
             &policy,
             audit.clone(),
             bus.clone(),
@@ -63,6 +73,15 @@ impl KernelHost {
             metrics.clone(),
             Arc::new(MemoryScheduler::default()),
             &config.data_dir,
+        );
+        services.adapters.insert(
+            Component::MagDs,
+            Arc::new(magds_adapter(
+                magds.clone(),
+                store.clone(),
+                gate.clone(),
+                bus.clone(),
+            )),
         );
         let sandbox_config = SandboxConfig {
             cache_dir: Some(config.data_dir.join("components")),
@@ -81,7 +100,7 @@ impl KernelHost {
             Err(e) => tracing::warn!("cannot trust the build's first-party key: {e}"),
         }
         let registry = Arc::new(RwLock::new(Registry::new()));
-        let mut lifecycle_config = LifecycleConfig::new(config.data_dir.join("extensions"));
+        let mut lifecycle_config = LifecycleConfig::new(config.data_dir.join("lifecycle"));
         lifecycle_config.health_interval =
             Duration::from_secs(u64::from(config.health_interval_secs));
         lifecycle_config.keep_previous =
@@ -107,6 +126,18 @@ impl KernelHost {
             sandbox.clone(),
             audit.clone(),
         ));
+        late_hooks.connect(dispatcher.clone());
+        let gateway = Gateway::new(
+            GateKernel {
+                dispatcher: dispatcher.clone(),
+                registry: registry.clone(),
+                sandbox: sandbox.clone(),
+                gate: gate.clone(),
+                bus: bus.clone(),
+            },
+            store.clone() as Arc<dyn Store>,
+            GateConfig::default(),
+        );
         let boot = lifecycle.boot().await.map_err(|e| {
             StartError::config(
                 "MAGFLOCK_DATA_DIR",
@@ -154,6 +185,8 @@ impl KernelHost {
             registry,
             dispatcher,
             lifecycle,
+            magds,
+            gateway,
             store,
             tasks,
         })

@@ -8,6 +8,7 @@
 
 pub mod cli;
 pub mod cli_kernel;
+pub mod components;
 pub mod config;
 pub mod error;
 pub mod http_layers;

@@ -174,7 +174,7 @@ impl Instance {
     }
 
     fn packages(&self) -> Vec<String> {
-        let folder = self.path("data/extensions/packages/crash__steady");
+        let folder = self.path("data/lifecycle/packages/crash__steady");
         let mut names: Vec<String> = std::fs::read_dir(&folder)
             .map(|d| {
                 d.filter_map(|e| e.ok())

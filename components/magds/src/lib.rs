@@ -12,6 +12,7 @@
 //!   ([`hooks`]) and publishing its events ([`events`]). Every failure is a
 //!   [`MagDsError`] ([`error`]); identifiers are validated by [`ident`].
 
+pub mod adapter;
 pub mod classify;
 pub mod engine;
 pub mod error;
@@ -21,6 +22,7 @@ pub mod ident;
 pub mod projects;
 pub mod query;
 
+pub use adapter::{LiveGrant, MagDsAdapter, ProjectBinding};
 pub use classify::{Class, Classified, Dialect, Refusal, allowed, classify};
 pub use engine::{EngineKind, Health, Migration, Project};
 pub use error::MagDsError;
