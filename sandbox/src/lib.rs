@@ -31,7 +31,7 @@ mod services;
 mod state;
 mod stats;
 
-pub use bindings::types::{HealthReport, HealthStatus, HttpRequest, HttpResponse};
+pub use bindings::types::{Header, HealthReport, HealthStatus, HttpRequest, HttpResponse};
 pub use bridge::{BusPublisher, DurableKeyValue, PolicyRecorder, durable_services};
 pub use delivery::{EventDelivery, Round, subscriber_id};
 pub use error::{SandboxError, Stop};

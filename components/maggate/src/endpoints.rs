@@ -10,9 +10,10 @@
 //! runs); the guest runs on a blocking thread under its budgets, and the
 //! gateway stops waiting one second after the guest's own deadline (504).
 //! The guest sees the method, the path below its mount point with the query
-//! string, and the body; it does not see request headers (the sandbox does not
-//! export the WIT `header` record yet). Its response headers are passed on
-//! except `set-cookie`, hop-by-hop headers and `content-length`.
+//! string, the request headers except credentials (`authorization`,
+//! `cookie`, `proxy-authorization`) and hop-by-hop headers, and the body. Its
+//! response headers are passed on except `set-cookie`, hop-by-hop headers and
+//! `content-length`.
 
 use axum::body::{Body, Bytes, to_bytes};
 use axum::extract::{Request, State};
@@ -20,7 +21,7 @@ use axum::response::{IntoResponse, Response};
 use http::{HeaderName, HeaderValue, StatusCode};
 use magflock_kernel::Capability;
 use magflock_kernel::manifest::{ContributionKind, Manifest};
-use magflock_sandbox::{HttpRequest, HttpResponse, LoadedExtension};
+use magflock_sandbox::{Header, HttpRequest, HttpResponse, LoadedExtension};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -169,15 +170,61 @@ async fn call(
     let guest_request = HttpRequest {
         method: parts.method.to_string(),
         path: below,
-        headers: Vec::new(),
+        headers: guest_headers(&parts.headers),
         body: body.to_vec(),
     };
     into_response(id, call_guest(loaded, guest_request).await?)
 }
 
+/// Request headers an extension may see: never credentials, never
+/// hop-by-hop headers; values that are not text are left out.
+fn guest_headers(headers: &http::HeaderMap) -> Vec<Header> {
+    const HIDDEN: [&str; 9] = [
+        "authorization",
+        "cookie",
+        "proxy-authorization",
+        "connection",
+        "keep-alive",
+        "te",
+        "trailer",
+        "transfer-encoding",
+        "upgrade",
+    ];
+    headers
+        .iter()
+        .filter(|(name, _)| !HIDDEN.contains(&name.as_str()))
+        .filter_map(|(name, value)| {
+            value.to_str().ok().map(|value| Header {
+                name: name.as_str().to_string(),
+                value: value.to_string(),
+            })
+        })
+        .collect()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn guests_never_see_credentials() {
+        let mut headers = http::HeaderMap::new();
+        headers.insert("authorization", "Bearer mf_secret".parse().unwrap());
+        headers.insert("cookie", "magflock_session=abc".parse().unwrap());
+        headers.insert("accept", "application/json".parse().unwrap());
+        headers.insert("x-trace", "t-1".parse().unwrap());
+        let seen: Vec<(String, String)> = guest_headers(&headers)
+            .into_iter()
+            .map(|h| (h.name, h.value))
+            .collect();
+        assert_eq!(
+            seen,
+            [
+                ("accept".to_string(), "application/json".to_string()),
+                ("x-trace".to_string(), "t-1".to_string())
+            ]
+        );
+    }
 
     #[test]
     fn paths_name_the_extension_the_endpoint_and_the_rest() {
