@@ -65,8 +65,8 @@ macro_rules! catalog {
 catalog! {
     DatabaseRead => "database.read", Medium, "Read data with SELECT queries in project databases.";
     DatabaseWrite => "database.write", High, "Insert, update and delete rows in project databases.";
-    DatabaseSchema => "database.schema", High, "Change table structure: ALTER TABLE, CREATE INDEX, row-level security policies.";
-    DatabaseAdmin => "database.admin", Critical, "Create and drop databases, manage database users, backups and restores.";
+    DatabaseSchema => "database.schema", High, "Change table structure: CREATE, ALTER and DROP TABLE, CREATE INDEX, TRUNCATE.";
+    DatabaseAdmin => "database.admin", Critical, "Create and drop databases, manage database users and row-level security policies, backups and restores.";
     ApiRegisterEndpoint => "api.register_endpoint", Medium, "Add new HTTP API endpoints under its own prefix.";
     ApiInterceptRequest => "api.intercept_request", High, "See and change requests and responses of other API routes.";
     ApiEmitEvents => "api.emit_events", Low, "Publish events to the event bus.";
