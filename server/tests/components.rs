@@ -113,3 +113,181 @@ async fn magds_hooks_and_the_gateway_work_through_the_real_server() {
     );
     running.stop().await;
 }
+
+/// Runs a command of an enabled extension on a blocking thread, as the server does.
+async fn command(
+    kernel: &magflock_server::kernel_host::KernelHost,
+    id: &str,
+    command: &str,
+    args: &[&str],
+) -> Result<String, String> {
+    let loaded = kernel.sandbox.get(id).map_err(|e| e.to_string())?;
+    let (command, args) = (
+        command.to_string(),
+        args.iter().map(|a| a.to_string()).collect::<Vec<_>>(),
+    );
+    tokio::task::spawn_blocking(move || {
+        loaded
+            .run_command(&command, &args, magflock_sandbox::CallMode::Warm)
+            .map_err(|e| e.to_string())
+    })
+    .await
+    .unwrap()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_extension_queries_its_project_database_through_both_walls() {
+    use magflock_kernel::bus::ReplayFrom;
+    use magflock_package::{KeyPair, Package};
+    use magflock_store::TrustedKeyRow;
+
+    let dir = tempfile::tempdir().unwrap();
+    let mut config = support::config_for(&format!("sqlite://{}/magflock.db", dir.path().display()));
+    config.data_dir = dir.path().join("data");
+    let running = start(config).await.expect("server starts");
+    let kernel = running.kernel.clone();
+    let admin = Actor::user("u-1", "owner@example.test");
+
+    kernel
+        .magds
+        .create_project("books", "u-1", Vec::new())
+        .await
+        .unwrap();
+    kernel
+        .magds
+        .apply_migration(
+            "books",
+            "0001_notes",
+            "CREATE TABLE notes (id INTEGER PRIMARY KEY, body TEXT NOT NULL);",
+        )
+        .await
+        .unwrap();
+
+    // A publisher the admin trusts signs the ledger extension.
+    let key = KeyPair::generate("tester");
+    let public = key.public_file();
+    running
+        .store
+        .trusted_key_add(&TrustedKeyRow {
+            key_id: public.key_id.clone(),
+            publisher: public.publisher.clone(),
+            public_key: public.public.clone(),
+            level: "verified_publisher".into(),
+            added_by: Some("u-1".into()),
+            added_at: 0,
+        })
+        .await
+        .unwrap();
+    let root = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("..");
+    let mut files = std::collections::BTreeMap::new();
+    files.insert(
+        "magflock.toml".to_string(),
+        std::fs::read(root.join("extensions/ledger/magflock.toml")).unwrap(),
+    );
+    files.insert(
+        "extension.wasm".to_string(),
+        std::fs::read(root.join("target/wasm32-wasip2/guest/magflock_ext_ledger.wasm"))
+            .expect("build the guests first with scripts/build-extensions.sh"),
+    );
+    let mut package = Package::from_files(files).unwrap();
+    package.sign(&key);
+    let request = kernel
+        .lifecycle
+        .request_install(
+            vec![magflock_lifecycle::Offered {
+                bytes: package.to_bytes().unwrap(),
+                required_by: Vec::new(),
+            }],
+            false,
+            &admin,
+        )
+        .await
+        .unwrap();
+    kernel
+        .lifecycle
+        .decide(
+            &request.id,
+            Decision::Approve {
+                grants: None,
+                comment: None,
+            },
+            &admin,
+        )
+        .await
+        .unwrap();
+    kernel
+        .lifecycle
+        .configure(
+            "test/ledger",
+            serde_json::json!({ "project": "books" }),
+            &admin,
+        )
+        .await
+        .unwrap();
+    kernel
+        .lifecycle
+        .enable("test/ledger", &admin)
+        .await
+        .unwrap();
+
+    assert_eq!(
+        command(&kernel, "test/ledger", "add", &["first note"])
+            .await
+            .unwrap(),
+        "1"
+    );
+    let listed = command(&kernel, "test/ledger", "list", &[]).await.unwrap();
+    assert_eq!(listed, r#"[{"body":"first note"}]"#);
+    // A delete smuggled through a read comes back as an error, not a trap,
+    // and deletes nothing.
+    let smuggled = command(&kernel, "test/ledger", "smuggle", &[])
+        .await
+        .unwrap();
+    assert!(smuggled.starts_with("refused:"), "{smuggled}");
+    assert!(smuggled.contains("database.write"), "{smuggled}");
+    assert_eq!(
+        command(&kernel, "test/ledger", "list", &[]).await.unwrap(),
+        listed
+    );
+    assert_eq!(
+        kernel
+            .lifecycle
+            .extension("test/ledger")
+            .await
+            .unwrap()
+            .state,
+        magflock_lifecycle::ExtensionState::Enabled
+    );
+
+    // Revoking write takes effect on the very next call (the kernel's wall).
+    kernel
+        .lifecycle
+        .revoke(
+            "test/ledger",
+            magflock_kernel::Capability::DatabaseWrite,
+            &admin,
+        )
+        .await
+        .unwrap();
+    assert!(
+        command(&kernel, "test/ledger", "add", &["second"])
+            .await
+            .is_err()
+    );
+
+    // Every statement that ran was announced on the bus.
+    tokio::time::sleep(std::time::Duration::from_millis(300)).await;
+    let announced = kernel
+        .bus
+        .replay(ReplayFrom::Seq(0), 10_000)
+        .await
+        .unwrap()
+        .into_iter()
+        .filter(|l| {
+            l.event.event_type == "database.query.executed"
+                && l.event.source.extension.as_deref() == Some("test/ledger")
+        })
+        .count();
+    assert_eq!(announced, 3, "add, list, list");
+    running.stop().await;
+}

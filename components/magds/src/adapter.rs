@@ -8,7 +8,10 @@
 //! database role, with the extension's live grant — and publish
 //! `database.query.executed` (visible only to subscribers holding
 //! `database.read`); `create_database` / `drop_database` go through MagDS's
-//! own API (and so its hooks). Errors come back to the extension as messages;
+//! own API (and so its hooks). Each interface runs only its own kind of
+//! statement (`query` reads, `execute` writes, `apply_ddl` changes the
+//! schema), whatever else the extension holds. Errors come back to the
+//! extension as messages;
 //! nothing here traps. Must be called on a blocking thread (host calls are).
 
 use magflock_kernel::adapter::{Adapter, AdapterCall};
@@ -93,7 +96,14 @@ impl MagDsAdapter {
         let params: Vec<Value> = args["params"].as_array().cloned().unwrap_or_default();
         let project = self.project_of(&call.extension)?;
         let runner = self.runner(&project)?;
-        let granted = (self.granted)(&call.extension);
+        // The interface decides the kind of statement: `query` reads,
+        // `execute` writes, `apply_ddl` changes the schema, each within the
+        // live grant; a write smuggled through `query` needs database.write
+        // even when the extension holds it.
+        let granted: Vec<Capability> = (self.granted)(&call.extension)
+            .into_iter()
+            .filter(|c| *c == call.capability)
+            .collect();
         let result = self
             .runtime
             .block_on(runner.run(&call.extension, &granted, sql, &params))
