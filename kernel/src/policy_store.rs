@@ -43,13 +43,20 @@ impl Policy {
     }
 
     /// Restores every stored record for extensions the gate has registered;
-    /// records of unknown extensions are left in the store untouched.
+    /// records of unknown extensions are left in the store untouched. A
+    /// record holding grants its manifest no longer requests is stored again
+    /// without them (the gate dropped them), so the store agrees with the gate.
     pub async fn restore(&self) -> Result<usize, KernelError> {
         let mut restored = 0;
         for policy in self.store.load_policies().await? {
             if self.gate.status(&policy.extension).is_some() {
                 self.gate.restore(&policy)?;
                 restored += 1;
+                if let Some(now) = self.gate.snapshot(&policy.extension)
+                    && now.grants != policy.grants
+                {
+                    self.store.save_policy(&now).await?;
+                }
             }
         }
         Ok(restored)

@@ -127,10 +127,25 @@ fn covered(request: &RequestedCapability, granted: &[Grant]) -> bool {
 }
 
 impl Lifecycle {
+    /// Everything [`Lifecycle::verified_package`] checks, plus the component
+    /// compiled and its imports checked, so a package that would be refused
+    /// at load never reaches the queue.
+    pub(crate) async fn admit(
+        &self,
+        bytes: &[u8],
+        installed: Option<&Version>,
+    ) -> Result<(Package, Manifest, Verified), LifecycleError> {
+        let (package, manifest, verified) = self.verified_package(bytes, installed).await?;
+        self.check_component(&manifest, &package).await?;
+        Ok((package, manifest, verified))
+    }
+
     /// Reads, verifies and checks a package: signature against the trust
     /// store (unsigned only in development mode), format and manifest, the
-    /// kernel API range, and the version against what is installed.
-    pub(crate) async fn admit(
+    /// kernel API range, and the version against what is installed. Carrying
+    /// out an approved request checks again with this (the trust store may
+    /// have changed); the component is checked when it is prepared.
+    pub(crate) async fn verified_package(
         &self,
         bytes: &[u8],
         installed: Option<&Version>,
@@ -147,13 +162,11 @@ impl Lifecycle {
         }
         let manifest = package.manifest()?;
         package.check_installable(installed)?;
-        self.check_component(&manifest, &package).await?;
         Ok((package, manifest, verified))
     }
 
     /// Compiles the component and checks its imports against the contract
-    /// and the manifest's requests, so a package that would be refused at
-    /// load never reaches the queue. Nothing of it runs.
+    /// and the manifest's requests. Nothing of it runs.
     async fn check_component(
         &self,
         manifest: &Manifest,

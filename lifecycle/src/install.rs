@@ -29,7 +29,7 @@ impl Lifecycle {
     ) -> Result<(), LifecycleError> {
         // Checked again: the trust store or the installed set may have
         // changed while the request waited.
-        let (package, manifest, verified) = self.admit(bytes, None).await?;
+        let (package, manifest, verified) = self.verified_package(bytes, None).await?;
         let id = manifest.id.clone();
         let _guard = self.lock(&id).await;
         if self.store.installation(&id).await?.is_some() {
@@ -152,7 +152,7 @@ impl Lifecycle {
                     .step(op, "migrating")
                     .await
                     .map_err(failed_at("migrating"))?;
-                self.migrate_up(&id, package, &[])
+                self.migrate_up(&id, package)
                     .await
                     .map_err(failed_at("migrating"))?;
                 self.journal
@@ -201,14 +201,13 @@ impl Lifecycle {
         Ok(())
     }
 
-    /// Applies the package's migrations not yet applied, in name order;
-    /// `skip` names ones to leave alone. Returns the names applied.
-    pub(crate) async fn migrate_up(
+    /// The package's migrations not yet applied in the extension's area, in
+    /// name order, as `(name, up, down)`.
+    pub(crate) async fn pending_migrations(
         &self,
         extension: &str,
         package: &Package,
-        skip: &[String],
-    ) -> Result<Vec<String>, LifecycleError> {
+    ) -> Result<Vec<(String, String, Option<String>)>, LifecycleError> {
         let applied: Vec<String> = self
             .areas
             .applied(extension)
@@ -216,17 +215,25 @@ impl Lifecycle {
             .into_iter()
             .map(|m| m.name)
             .collect();
-        let mut done = Vec::new();
-        for (name, up, down) in package.migrations() {
-            if applied.contains(&name) || skip.contains(&name) {
-                continue;
-            }
+        Ok(package
+            .migrations()
+            .into_iter()
+            .filter(|(name, _, _)| !applied.contains(name))
+            .collect())
+    }
+
+    /// Applies the package's pending migrations, in name order.
+    pub(crate) async fn migrate_up(
+        &self,
+        extension: &str,
+        package: &Package,
+    ) -> Result<(), LifecycleError> {
+        for (name, up, down) in self.pending_migrations(extension, package).await? {
             self.areas
                 .apply(extension, &name, &up, down.as_deref())
                 .await?;
-            done.push(name);
         }
-        Ok(done)
+        Ok(())
     }
 
     /// Removes every trace of a fresh install but its audit entries. Safe to

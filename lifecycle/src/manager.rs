@@ -289,10 +289,6 @@ impl Lifecycle {
             }
         }
         self.policy.restore().await?;
-        for (installation, _) in &prepared {
-            // Grants a manifest no longer requests were dropped by the restore.
-            self.policy.persist(&installation.extension).await?;
-        }
         let mut running = 0;
         for (installation, loaded) in prepared {
             if self.policy.gate.status(loaded.id()) != Some(Status::Enabled) {

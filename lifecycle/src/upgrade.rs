@@ -99,15 +99,8 @@ impl Lifecycle {
         package: &Package,
         manifest: &Manifest,
     ) -> Result<(), LifecycleError> {
-        let applied: Vec<String> = self
-            .areas
-            .applied(&manifest.id)
-            .await?
-            .into_iter()
-            .map(|m| m.name)
-            .collect();
-        for (name, _, down) in package.migrations() {
-            if !applied.contains(&name) && down.is_none() {
+        for (name, _, down) in self.pending_migrations(&manifest.id, package).await? {
+            if down.is_none() {
                 return Err(LifecycleError::State(format!(
                     "{} {}: migration {name} has no down script (migrations/{name}.down.sql), so the upgrade could not be rolled back",
                     manifest.id, manifest.version
@@ -130,7 +123,7 @@ impl Lifecycle {
         let installation = self.installation(extension).await?;
         let current = Version::parse(&installation.version)
             .map_err(|e| LifecycleError::State(format!("{extension}: stored version: {e}")))?;
-        let (package, manifest, verified) = self.admit(bytes, Some(&current)).await?;
+        let (package, manifest, verified) = self.verified_package(bytes, Some(&current)).await?;
         if manifest.id != extension {
             return Err(LifecycleError::State(format!(
                 "the package is {}, not {extension}",
@@ -340,17 +333,7 @@ impl Lifecycle {
         package: &Package,
     ) -> Result<Vec<String>, LifecycleError> {
         let mut applied = Vec::new();
-        let already: Vec<String> = self
-            .areas
-            .applied(extension)
-            .await?
-            .into_iter()
-            .map(|m| m.name)
-            .collect();
-        for (name, up, down) in package.migrations() {
-            if already.contains(&name) {
-                continue;
-            }
+        for (name, up, down) in self.pending_migrations(extension, package).await? {
             op.data["applying"] = json!(name);
             self.journal.step(op, "migrating").await?;
             self.areas

@@ -25,6 +25,17 @@ impl SignatureLevel {
         }
     }
 
+    /// The level stored as `code` (see [`SignatureLevel::code`]).
+    pub fn from_code(code: &str) -> Option<SignatureLevel> {
+        [
+            SignatureLevel::Unsigned,
+            SignatureLevel::VerifiedPublisher,
+            SignatureLevel::FirstParty,
+        ]
+        .into_iter()
+        .find(|level| level.code() == code)
+    }
+
     /// How people read it.
     pub fn as_str(self) -> &'static str {
         match self {

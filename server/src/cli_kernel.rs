@@ -407,11 +407,7 @@ pub async fn run_trust(config: &Config, command: TrustCommand) -> Result<(), Sta
                 SignatureLevel::VerifiedPublisher
             };
             let key = TrustedKey::read(&key_file, level).map_err(refused)?;
-            let level_name = if first_party {
-                "first_party"
-            } else {
-                "verified_publisher"
-            };
+            let level_name = level.code();
             store
                 .trusted_key_add(&TrustedKeyRow {
                     key_id: key.key_id(),

@@ -16,7 +16,7 @@ use std::path::Path;
 use std::sync::Arc;
 
 /// The setting (in the settings table) that admits unsigned packages.
-pub const ALLOW_UNSIGNED: &str = "allow_unsigned_packages";
+pub use magflock_app::api::trust::ALLOW_UNSIGNED;
 /// The first-party public key the build writes beside the local catalog.
 pub const FIRST_PARTY_KEY_FILE: &str = "first-party.pub";
 
@@ -24,12 +24,9 @@ pub struct StoreTrust {
     pub store: Arc<SqlStore>,
 }
 
+/// A stored key's level (the table admits only the two signed levels).
 fn level_of(row: &TrustedKeyRow) -> SignatureLevel {
-    if row.level == "first_party" {
-        SignatureLevel::FirstParty
-    } else {
-        SignatureLevel::VerifiedPublisher
-    }
+    SignatureLevel::from_code(&row.level).unwrap_or(SignatureLevel::VerifiedPublisher)
 }
 
 fn storage(e: impl std::fmt::Display) -> LifecycleError {
@@ -51,10 +48,9 @@ impl TrustSource for StoreTrust {
     }
 
     async fn allow_unsigned(&self) -> Result<bool, LifecycleError> {
-        let settings = self.store.settings_all().await.map_err(storage)?;
-        Ok(settings
-            .iter()
-            .any(|(key, value)| key == ALLOW_UNSIGNED && value == "true"))
+        magflock_app::server::trust::allow_unsigned_now(self.store.as_ref())
+            .await
+            .map_err(storage)
     }
 }
 
@@ -69,7 +65,8 @@ pub async fn trust_first_party_key(
         return Ok(None);
     }
     let keys = store.trusted_keys().await.map_err(|e| e.to_string())?;
-    if keys.iter().any(|k| k.level == "first_party") {
+    let first_party = SignatureLevel::FirstParty.code();
+    if keys.iter().any(|k| k.level == first_party) {
         return Ok(None);
     }
     let key = TrustedKey::read(&file, SignatureLevel::FirstParty).map_err(|e| e.to_string())?;
@@ -79,7 +76,7 @@ pub async fn trust_first_party_key(
             key_id: key_id.clone(),
             publisher: key.publisher.clone(),
             public_key: key.public_hex(),
-            level: "first_party".into(),
+            level: first_party.into(),
             added_by: None,
             added_at: magflock_kernel::bus::now_millis(),
         })
@@ -95,7 +92,7 @@ pub async fn trust_first_party_key(
             outcome: Outcome::Success,
             detail: serde_json::json!({
                 "publisher": key.publisher,
-                "level": "first_party",
+                "level": first_party,
                 "source": file.display().to_string(),
             })
             .to_string(),

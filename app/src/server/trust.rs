@@ -92,9 +92,12 @@ pub fn parse_public_key(text: &str, level: KeyLevel) -> Result<TrustedKey, AppEr
     TrustedKey::from_file(&file, level).map_err(invalid_key)
 }
 
-async fn allow_unsigned_now(ctx: &super::AppContext) -> Result<bool, AppError> {
-    Ok(ctx
-        .store
+/// Whether the development setting admits unsigned packages (the one place
+/// that reads it; the lifecycle's trust source asks here too).
+pub async fn allow_unsigned_now(
+    store: &dyn magflock_store::Store,
+) -> Result<bool, magflock_store::StoreError> {
+    Ok(store
         .settings_all()
         .await?
         .iter()
@@ -113,7 +116,7 @@ pub async fn overview() -> Result<TrustOverview, AppError> {
         .collect();
     Ok(TrustOverview {
         keys,
-        allow_unsigned: allow_unsigned_now(&ctx).await?,
+        allow_unsigned: allow_unsigned_now(ctx.store.as_ref()).await?,
     })
 }
 
@@ -204,7 +207,7 @@ pub async fn remove(key_id: String) -> Result<TrustedKeyInfo, AppError> {
 pub async fn set_allow_unsigned(allow: bool) -> Result<bool, AppError> {
     let caller = require(Role::Owner).await?;
     let ctx = ctx()?;
-    let before = allow_unsigned_now(&ctx).await?;
+    let before = allow_unsigned_now(ctx.store.as_ref()).await?;
     if before != allow {
         ctx.store
             .setting_set(
