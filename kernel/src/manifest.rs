@@ -115,6 +115,27 @@ pub struct Contribution {
     pub kind: ContributionKind,
     pub id: String,
     pub title: Option<String>,
+    /// The API versions an endpoint is served under (`v1`, `v2`, ...), lowest
+    /// first; `["v1"]` unless the manifest says otherwise. Empty for every
+    /// other kind of contribution.
+    pub versions: Vec<String>,
+}
+
+/// The API version endpoints are served under unless their manifest lists others.
+pub const DEFAULT_API_VERSION: &str = "v1";
+
+/// Whether `text` names an API version: `v` and a number from 1, no leading zero.
+pub fn is_api_version(text: &str) -> bool {
+    text.strip_prefix('v').is_some_and(|n| {
+        !n.is_empty()
+            && !n.starts_with('0')
+            && n.len() <= 4
+            && n.bytes().all(|b| b.is_ascii_digit())
+    })
+}
+
+fn api_version_number(text: &str) -> u32 {
+    text[1..].parse().unwrap_or(u32::MAX)
 }
 
 /// A validated manifest.
@@ -266,6 +287,8 @@ struct RawContribution {
     id: Spanned<String>,
     #[serde(default)]
     title: Option<String>,
+    #[serde(default)]
+    versions: Option<Spanned<Vec<String>>>,
 }
 
 #[derive(Deserialize, Default)]
@@ -274,6 +297,33 @@ struct RawBudgets {
     fuel_per_call: Option<Spanned<u64>>,
     memory_mb: Option<Spanned<u64>>,
     deadline_ms: Option<Spanned<u64>>,
+}
+
+/// The API versions an endpoint lists, checked and sorted lowest first.
+fn api_versions(listed: &Spanned<Vec<String>>, field: &str, p: &mut Problems) -> Vec<String> {
+    let mut versions: Vec<String> = Vec::new();
+    for version in listed.get_ref() {
+        if !is_api_version(version) {
+            p.on(
+                listed,
+                field,
+                format!("'{version}' is not an API version (write v1, v2, ...)"),
+            );
+        } else if versions.contains(version) {
+            p.on(listed, field, format!("'{version}' is listed twice"));
+        } else {
+            versions.push(version.clone());
+        }
+    }
+    if listed.get_ref().is_empty() {
+        p.on(
+            listed,
+            field,
+            "list at least one API version, e.g. [\"v1\"]",
+        );
+    }
+    versions.sort_by_key(|v| api_version_number(v));
+    versions
 }
 
 /// Collects located problems while validating.
@@ -588,10 +638,27 @@ fn validate(raw: RawManifest, p: &mut Problems) -> Manifest {
                     format!("'{item_id}' is used twice"),
                 );
             }
+            let versions = match (&item.versions, kind) {
+                (None, ContributionKind::Endpoint) => vec![DEFAULT_API_VERSION.to_string()],
+                (None, _) => Vec::new(),
+                (Some(listed), ContributionKind::Endpoint) => {
+                    let field = format!("{field}.versions");
+                    api_versions(listed, &field, p)
+                }
+                (Some(listed), _) => {
+                    p.on(
+                        listed,
+                        format!("{field}.versions"),
+                        "only endpoints have API versions",
+                    );
+                    Vec::new()
+                }
+            };
             contributions.push(Contribution {
                 kind: *kind,
                 id: item_id.clone(),
                 title: item.title.clone(),
+                versions,
             });
         }
     }

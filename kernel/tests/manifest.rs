@@ -255,3 +255,38 @@ fn every_problem_is_reported_at_once_in_file_order() {
     let lines: Vec<_> = errors.iter().map(|e| e.line).collect();
     assert_eq!(lines, vec![11, 13, 15]);
 }
+
+#[test]
+fn endpoints_carry_api_versions() {
+    let base = "\n[[capabilities]]\nname = \"api.register_endpoint\"\n[contributes]\n";
+    let text = format!(
+        "{HEADER}{base}endpoints = [{{ id = \"report\", versions = [\"v10\", \"v2\"] }}, {{ id = \"plain\" }}]\n"
+    );
+    let m = Manifest::parse(&text, "magflock.toml").unwrap_or_else(|e| panic!("{e}"));
+    let versions: Vec<&[String]> = m.contributions.iter().map(|c| &c.versions[..]).collect();
+    assert_eq!(
+        versions,
+        [&["v2", "v10"][..], &["v1"][..]],
+        "sorted by number; v1 by default"
+    );
+
+    for (listed, problem) in [
+        ("[\"2\"]", "'2' is not an API version (write v1, v2, ...)"),
+        ("[\"v01\"]", "'v01' is not an API version"),
+        ("[\"v1\", \"v1\"]", "'v1' is listed twice"),
+        ("[]", "list at least one API version"),
+    ] {
+        let (line, _, text) = one_error(&format!(
+            "{base}endpoints = [{{ id = \"r\", versions = {listed} }}]\n"
+        ));
+        assert_eq!(line, 13, "{text}");
+        assert!(
+            text.contains("contributes.endpoints.versions: ") && text.contains(problem),
+            "{listed}: {text}"
+        );
+    }
+    let (_, _, text) = one_error(
+        "\n[[capabilities]]\nname = \"system.metrics\"\n[contributes]\ncommands = [{ id = \"c\", versions = [\"v1\"] }]\n",
+    );
+    assert!(text.ends_with("only endpoints have API versions"), "{text}");
+}

@@ -3,7 +3,8 @@
 //! under `<data dir>/magds`) with its adapter, and MagGate (the API layer,
 //! mounted under `/gateway`).
 //!
-//! Guarantees: an extension's `database.*` host calls reach MagDS only
+//! Guarantees: MagGate accepts a MagUI session only under the rules MagUI's
+//! own pages apply ([`GatewaySessions`]). An extension's `database.*` host calls reach MagDS only
 //! through the adapter, for the project its configuration names (`project`),
 //! within its live grant; MagDS's hooks run through the kernel's dispatcher
 //! once the kernel is up (before that nothing can have registered a hook).
@@ -20,7 +21,39 @@ use serde_json::Value;
 use std::sync::{Arc, OnceLock};
 use tokio::runtime::Handle;
 
+use magflock_app::AppError;
+use magflock_app::server::context::AppContext;
+use magflock_app::server::guard::session_user;
+use magflock_maggate::{AdminCaller, AdminSessions, GateError};
+use tower_sessions::Session;
+
 use crate::{Config, StartError};
+
+/// MagUI sessions for MagGate: the same validity rules as MagUI's pages
+/// (absolute lifetime, disabled or deleted users end the session).
+pub struct GatewaySessions {
+    pub ctx: AppContext,
+}
+
+#[async_trait]
+impl AdminSessions for GatewaySessions {
+    async fn admin(&self, request: &http::Extensions) -> Result<Option<AdminCaller>, GateError> {
+        let Some(session) = request.get::<Session>() else {
+            return Ok(None);
+        };
+        match session_user(&self.ctx, session).await {
+            Ok(user) => Ok(user.map(|u| AdminCaller {
+                user_id: u.id,
+                email: u.email,
+                role: u.role,
+            })),
+            Err(AppError::Unavailable) => Err(GateError::Unavailable(
+                "the session store is unavailable; try again shortly".into(),
+            )),
+            Err(e) => Err(GateError::Internal(format!("cannot read the session: {e}"))),
+        }
+    }
+}
 
 /// MagDS's hooks, which can only reach extensions once the dispatcher
 /// exists (it needs the sandbox, which needs MagDS's adapter).

@@ -7,7 +7,9 @@
 //!   `Origin` must be this server's own origin (or `MAGFLOCK_PUBLIC_URL`'s), and
 //!   without `Origin` its `Sec-Fetch-Site` must not be `cross-site`/`same-site`.
 //!   Non-browser clients (no `Origin`, no `Sec-Fetch-Site`) carry no ambient
-//!   cookies from a victim and pass.
+//!   cookies from a victim and pass; so does a request with an `Authorization`
+//!   header (an API key a page of another site must know to send; MagGate then
+//!   ignores any session cookie).
 //! * The client address is the socket peer, or the first `X-Forwarded-For` hop
 //!   only when `MAGFLOCK_TRUST_PROXY` is on.
 //! * Pages may not be framed by other sites, and MIME types are not sniffed.
@@ -60,7 +62,9 @@ pub fn is_cross_site(
     headers: &http::HeaderMap,
     public_origin: Option<&str>,
 ) -> bool {
-    if matches!(*method, Method::GET | Method::HEAD | Method::OPTIONS) {
+    if matches!(*method, Method::GET | Method::HEAD | Method::OPTIONS)
+        || headers.contains_key(header::AUTHORIZATION)
+    {
         return false;
     }
     if let Some(origin) = headers.get(header::ORIGIN).and_then(|v| v.to_str().ok()) {
@@ -168,6 +172,18 @@ mod tests {
         assert!(
             !is_cross_site(&post, &headers(&[("host", "127.0.0.1:3000")]), None),
             "non-browser clients pass"
+        );
+        assert!(
+            !is_cross_site(
+                &post,
+                &headers(&[
+                    ("host", "127.0.0.1:3000"),
+                    ("origin", "http://app.example"),
+                    ("authorization", "Bearer mf_x")
+                ]),
+                None
+            ),
+            "a request carrying its own credentials is no forgery"
         );
         assert!(!is_cross_site(
             &Method::GET,

@@ -134,10 +134,12 @@ impl KernelHost {
                 sandbox: sandbox.clone(),
                 gate: gate.clone(),
                 bus: bus.clone(),
+                audit: audit.clone(),
             },
             store.clone() as Arc<dyn Store>,
             GateConfig::default(),
-        );
+        )
+        .with_projects(magds.clone());
         let boot = lifecycle.boot().await.map_err(|e| {
             StartError::config(
                 "MAGFLOCK_DATA_DIR",
@@ -157,6 +159,8 @@ impl KernelHost {
 
         let mut tasks = Vec::new();
         tasks.push(tokio::spawn(lifecycle.clone().run_monitor()));
+        tasks.push(gateway.spawn_route_watcher());
+        tasks.push(gateway.spawn_usage_emitter());
         let sweeper_bus = bus.clone();
         tasks.push(tokio::spawn(async move {
             sweeper_bus

@@ -6,6 +6,7 @@
 //! finishes in-flight requests before returning.
 
 use crate::cli::create_account_from_env;
+use crate::components::GatewaySessions;
 use crate::http_layers::{self, LayerConfig};
 use crate::kernel_host::KernelHost;
 use crate::sessions::DbSessionStore;
@@ -92,6 +93,9 @@ pub async fn start(config: Config) -> Result<Running, StartError> {
     }
     let setup_needed = store.user_count().await? == 0;
     let ctx = AppContext::new(store.clone(), lifecycle_store, settings.clone());
+    kernel
+        .gateway
+        .attach_admin_sessions(Arc::new(GatewaySessions { ctx: ctx.clone() }));
 
     let sessions = DbSessionStore::new(store.clone());
     sessions.spawn_sweeper(Duration::from_secs(600));

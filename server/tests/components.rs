@@ -138,8 +138,6 @@ async fn command(
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_extension_queries_its_project_database_through_both_walls() {
     use magflock_kernel::bus::ReplayFrom;
-    use magflock_package::{KeyPair, Package};
-    use magflock_store::TrustedKeyRow;
 
     let dir = tempfile::tempdir().unwrap();
     let mut config = support::config_for(&format!("sqlite://{}/magflock.db", dir.path().display()));
@@ -164,57 +162,7 @@ async fn an_extension_queries_its_project_database_through_both_walls() {
         .unwrap();
 
     // A publisher the admin trusts signs the ledger extension.
-    let key = KeyPair::generate("tester");
-    let public = key.public_file();
-    running
-        .store
-        .trusted_key_add(&TrustedKeyRow {
-            key_id: public.key_id.clone(),
-            publisher: public.publisher.clone(),
-            public_key: public.public.clone(),
-            level: "verified_publisher".into(),
-            added_by: Some("u-1".into()),
-            added_at: 0,
-        })
-        .await
-        .unwrap();
-    let root = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("..");
-    let mut files = std::collections::BTreeMap::new();
-    files.insert(
-        "magflock.toml".to_string(),
-        std::fs::read(root.join("extensions/ledger/magflock.toml")).unwrap(),
-    );
-    files.insert(
-        "extension.wasm".to_string(),
-        std::fs::read(root.join("target/wasm32-wasip2/guest/magflock_ext_ledger.wasm"))
-            .expect("build the guests first with scripts/build-extensions.sh"),
-    );
-    let mut package = Package::from_files(files).unwrap();
-    package.sign(&key);
-    let request = kernel
-        .lifecycle
-        .request_install(
-            vec![magflock_lifecycle::Offered {
-                bytes: package.to_bytes().unwrap(),
-                required_by: Vec::new(),
-            }],
-            false,
-            &admin,
-        )
-        .await
-        .unwrap();
-    kernel
-        .lifecycle
-        .decide(
-            &request.id,
-            Decision::Approve {
-                grants: None,
-                comment: None,
-            },
-            &admin,
-        )
-        .await
-        .unwrap();
+    support::install_guest(&running, "ledger", false).await;
     kernel
         .lifecycle
         .configure(

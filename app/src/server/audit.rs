@@ -4,6 +4,7 @@
 //! the actor, a dotted action name, the target and the outcome; details are JSON
 //! objects built by the caller and never contain passwords or session ids.
 
+use super::context::AppContext;
 use super::guard::{ctx, require};
 use crate::AppError;
 use magflock_types::{
@@ -25,6 +26,18 @@ pub enum Actor {
 }
 
 pub async fn record(
+    actor: &Actor,
+    action: &str,
+    target: Option<&str>,
+    outcome: Outcome,
+    detail: serde_json::Value,
+) -> Result<(), AppError> {
+    record_in(&ctx()?, actor, action, target, outcome, detail).await
+}
+
+/// [`record`] with the context given (for callers outside a Leptos request).
+pub async fn record_in(
+    ctx: &AppContext,
     actor: &Actor,
     action: &str,
     target: Option<&str>,
@@ -53,7 +66,7 @@ pub async fn record(
         detail: detail.to_string(),
         ip,
     };
-    ctx()?.store.audit_append(entry).await?;
+    ctx.store.audit_append(entry).await?;
     Ok(())
 }
 

@@ -66,8 +66,14 @@ pub async fn client_ip() -> Option<String> {
 
 /// The signed-in user, if the session is valid; clears sessions that are not.
 pub async fn current_user() -> Result<Option<User>, AppError> {
-    let ctx = ctx()?;
-    let session = session().await?;
+    session_user(&ctx()?, &session().await?).await
+}
+
+/// The signed-in, active user of `session`, if the session is valid; ends
+/// sessions past their absolute lifetime (audited) or whose user was disabled
+/// or deleted. Needs no Leptos context: MagGate calls it for API requests
+/// made with a MagUI session.
+pub async fn session_user(ctx: &AppContext, session: &Session) -> Result<Option<User>, AppError> {
     let Some(user_id) = session
         .get::<String>(USER_ID)
         .await
@@ -83,7 +89,8 @@ pub async fn current_user() -> Result<Option<User>, AppError> {
     let max_age_ms = i64::from(ctx.settings().session_max_hours) * 3_600_000;
     if now_millis() - login_at > max_age_ms {
         let _ = session.flush().await;
-        audit::record(
+        audit::record_in(
+            ctx,
             &Actor::System,
             "auth.session_expired",
             Some(&user_id),

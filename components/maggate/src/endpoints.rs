@@ -1,16 +1,19 @@
-//! Extension endpoints: `/ext/<publisher>/<name>/<endpoint>[/<rest>][?query]`
-//! served by the extension's `handle-request` export.
+//! Extension endpoints:
+//! `[/<version>]/ext/<publisher>/<name>/<endpoint>[/<rest>][?query]` served
+//! by the extension's `handle-request` export.
 //!
 //! Guarantees: a request reaches an extension only when, at that moment, the
 //! extension is loaded and may run, its manifest contributes an endpoint whose
-//! id is the first path segment, and it holds `api.register_endpoint` (the
+//! id is the first path segment in the API version asked for (`/v2/ext/...`;
+//! without a version, the endpoint's lowest one), and it holds `api.register_endpoint` (the
 //! policy gate decides per call); otherwise the answer is 404, so a revoked
 //! grant takes effect at the next request. The body is read up to
 //! [`crate::GateConfig::max_body_bytes`] (more is a 413 before any guest code
 //! runs); the guest runs on a blocking thread under its budgets, and the
 //! gateway stops waiting one second after the guest's own deadline (504).
 //! The guest sees the method, the path below its mount point with the query
-//! string, the request headers except credentials (`authorization`,
+//! string, the API version served in `x-magflock-api-version` (a client
+//! cannot set it), the request headers except credentials (`authorization`,
 //! `cookie`, `proxy-authorization`) and hop-by-hop headers, and the body. Its
 //! response headers are passed on except `set-cookie`, hop-by-hop headers and
 //! `content-length`.
@@ -20,7 +23,7 @@ use axum::extract::{Request, State};
 use axum::response::{IntoResponse, Response};
 use http::{HeaderName, HeaderValue, StatusCode};
 use magflock_kernel::Capability;
-use magflock_kernel::manifest::{ContributionKind, Manifest};
+use magflock_kernel::manifest::{ContributionKind, Manifest, is_api_version};
 use magflock_sandbox::{Header, HttpRequest, HttpResponse, LoadedExtension};
 use std::sync::Arc;
 use std::time::Duration;
@@ -44,14 +47,41 @@ const DROPPED_RESPONSE_HEADERS: [&str; 9] = [
     "proxy-authenticate",
 ];
 
-/// Where a request under [`MOUNT`] goes: `(extension id, endpoint id, rest)`,
-/// where `rest` is the path below the extension's mount point.
-fn target(path: &str) -> Option<(String, &str, &str)> {
-    let below = path.strip_prefix(MOUNT)?.strip_prefix('/')?;
+/// The request header telling the guest which API version was asked for.
+pub const API_VERSION_HEADER: &str = "x-magflock-api-version";
+
+/// Where a request goes.
+#[derive(Debug, PartialEq, Eq)]
+struct Target<'a> {
+    /// `Some("v2")` for `/v2/ext/...`; `None` for `/ext/...` (the endpoint's
+    /// lowest version).
+    version: Option<&'a str>,
+    extension: String,
+    endpoint: &'a str,
+    /// The path below the extension's mount point (starting with the endpoint id).
+    rest: &'a str,
+}
+
+/// Parses `[/<version>]/ext/<publisher>/<name>/<endpoint>[/...]`.
+fn target(path: &str) -> Option<Target<'_>> {
+    let (version, below) = match path.strip_prefix(MOUNT) {
+        Some(below) => (None, below),
+        None => {
+            let (version, below) = path.strip_prefix('/')?.split_once('/')?;
+            let below = below.strip_prefix(&MOUNT[1..])?;
+            (Some(version).filter(|v| is_api_version(v))?.into(), below)
+        }
+    };
+    let below = below.strip_prefix('/')?;
     let mut parts = below.splitn(3, '/');
     let (publisher, name, rest) = (parts.next()?, parts.next()?, parts.next()?);
     let endpoint = rest.split('/').next().filter(|e| !e.is_empty())?;
-    Some((format!("{publisher}/{name}"), endpoint, rest))
+    Some(Target {
+        version,
+        extension: format!("{publisher}/{name}"),
+        endpoint,
+        rest,
+    })
 }
 
 /// The endpoint ids a manifest contributes.
@@ -64,19 +94,33 @@ pub fn contributed(
         .filter(|c| c.kind == ContributionKind::Endpoint)
 }
 
-/// The extension serving `endpoint` of `id` now, or 404.
-fn owner(kernel: &GateKernel, id: &str, endpoint: &str) -> Result<Arc<LoadedExtension>, GateError> {
-    let not_found =
-        || GateError::NotFound(format!("extension '{id}' serves no endpoint '{endpoint}'"));
+/// The extension serving `endpoint` of `id` in `version` now (and the
+/// version it serves), or 404.
+fn owner(
+    kernel: &GateKernel,
+    id: &str,
+    endpoint: &str,
+    version: Option<&str>,
+) -> Result<(Arc<LoadedExtension>, String), GateError> {
+    let not_found = || {
+        let version = version.map(|v| format!(" in API {v}")).unwrap_or_default();
+        GateError::NotFound(format!(
+            "extension '{id}' serves no endpoint '{endpoint}'{version}"
+        ))
+    };
     let loaded = kernel.sandbox.get(id).map_err(|_| not_found())?;
-    if !contributed(loaded.manifest()).any(|c| c.id == endpoint) {
-        return Err(not_found());
-    }
+    let served = contributed(loaded.manifest())
+        .find(|c| c.id == endpoint)
+        .and_then(|c| match version {
+            None => c.versions.first().cloned(),
+            Some(v) => c.versions.iter().find(|have| *have == v).cloned(),
+        })
+        .ok_or_else(not_found)?;
     kernel
         .gate
         .check(id, Capability::ApiRegisterEndpoint)
         .map_err(|_| not_found())?;
-    Ok(loaded)
+    Ok((loaded, served))
 }
 
 async fn read_body(body: Body, limit: usize) -> Result<Bytes, GateError> {
@@ -132,54 +176,69 @@ fn into_response(extension: &str, answer: HttpResponse) -> Result<Response, Gate
     Ok(response)
 }
 
-/// The handler of `/ext/{publisher}/{name}/{*path}`. Once the endpoint is
-/// known, its answer (success or error) is counted under
-/// `/ext/<extension>/<endpoint>`.
+/// The handler of `/ext/{publisher}/{name}/{*path}` and
+/// `/{version}/ext/{publisher}/{name}/{*path}`. Once the endpoint is known,
+/// its answer (success or error) is counted under
+/// `[/<version>]/ext/<extension>/<endpoint>`.
 pub async fn serve(State(gw): State<Gateway>, request: Request) -> Response {
     let path = request.uri().path().to_string();
-    let Some((id, endpoint, rest)) = target(&path) else {
+    let Some(target) = target(&path) else {
         return GateError::NotFound(format!("no route for {path}")).into_response();
     };
-    let loaded = match owner(gw.kernel(), &id, endpoint) {
-        Ok(loaded) => loaded,
+    let (loaded, version) = match owner(
+        gw.kernel(),
+        &target.extension,
+        target.endpoint,
+        target.version,
+    ) {
+        Ok(found) => found,
         Err(e) => return e.into_response(),
     };
-    let mut response = match call(&gw, loaded, &id, rest, request).await {
+    let mut response = match call(&gw, loaded, &target, &version, request).await {
         Ok(response) => response,
         Err(e) => e.into_response(),
     };
-    response
-        .extensions_mut()
-        .insert(MatchedRoute(format!("{MOUNT}/{id}/{endpoint}")));
+    let route = format!("{MOUNT}/{}/{}", target.extension, target.endpoint);
+    let route = match target.version {
+        Some(v) => format!("/{v}{route}"),
+        None => route,
+    };
+    response.extensions_mut().insert(MatchedRoute(route));
     response
 }
 
 async fn call(
     gw: &Gateway,
     loaded: Arc<LoadedExtension>,
-    id: &str,
-    rest: &str,
+    target: &Target<'_>,
+    version: &str,
     request: Request,
 ) -> Result<Response, GateError> {
     let (parts, body) = request.into_parts();
     let body = read_body(body, gw.config().max_body_bytes).await?;
     let below = match parts.uri.query() {
-        Some(query) => format!("{rest}?{query}"),
-        None => rest.to_string(),
+        Some(query) => format!("{}?{query}", target.rest),
+        None => target.rest.to_string(),
     };
+    let mut headers = guest_headers(&parts.headers);
+    headers.push(Header {
+        name: API_VERSION_HEADER.into(),
+        value: version.into(),
+    });
     let guest_request = HttpRequest {
         method: parts.method.to_string(),
         path: below,
-        headers: guest_headers(&parts.headers),
+        headers,
         body: body.to_vec(),
     };
-    into_response(id, call_guest(loaded, guest_request).await?)
+    into_response(&target.extension, call_guest(loaded, guest_request).await?)
 }
 
 /// Request headers an extension may see: never credentials, never
 /// hop-by-hop headers; values that are not text are left out.
 fn guest_headers(headers: &http::HeaderMap) -> Vec<Header> {
-    const HIDDEN: [&str; 9] = [
+    const HIDDEN: [&str; 10] = [
+        API_VERSION_HEADER,
         "authorization",
         "cookie",
         "proxy-authorization",
@@ -227,17 +286,25 @@ mod tests {
     }
 
     #[test]
-    fn paths_name_the_extension_the_endpoint_and_the_rest() {
+    fn paths_name_the_version_the_extension_the_endpoint_and_the_rest() {
+        let found = |path| target(path).map(|t| (t.version, t.extension, t.endpoint, t.rest));
         assert_eq!(
-            target("/ext/magflock/naming-policy/check"),
-            Some(("magflock/naming-policy".into(), "check", "check"))
+            found("/ext/magflock/naming-policy/check"),
+            Some((None, "magflock/naming-policy".into(), "check", "check"))
         );
         assert_eq!(
-            target("/ext/a/b/items/42/x"),
-            Some(("a/b".into(), "items", "items/42/x"))
+            found("/ext/a/b/items/42/x"),
+            Some((None, "a/b".into(), "items", "items/42/x"))
         );
-        assert_eq!(target("/ext/a/b/"), None);
-        assert_eq!(target("/ext/a"), None);
-        assert_eq!(target("/other/a/b/c"), None);
+        assert_eq!(
+            found("/v2/ext/a/b/items/42"),
+            Some((Some("v2"), "a/b".into(), "items", "items/42"))
+        );
+        assert_eq!(found("/v0/ext/a/b/items"), None);
+        assert_eq!(found("/x2/ext/a/b/items"), None);
+        assert_eq!(found("/v2/other/a/b/items"), None);
+        assert_eq!(found("/ext/a/b/"), None);
+        assert_eq!(found("/ext/a"), None);
+        assert_eq!(found("/other/a/b/c"), None);
     }
 }

@@ -11,6 +11,7 @@
 use axum::Json;
 use axum::response::{IntoResponse, Response};
 use http::{HeaderValue, StatusCode, header};
+use magflock_magds::MagDsError;
 use magflock_sandbox::{SandboxError, Stop};
 use magflock_store::StoreError;
 use serde_json::json;
@@ -36,6 +37,14 @@ pub enum GateError {
     },
     #[error("denied by extension '{extension}': {reason}")]
     Denied { extension: String, reason: String },
+    /// The caller is known but its role or key does not allow the route.
+    #[error("{0}")]
+    Forbidden(String),
+    #[error("{0}")]
+    Conflict(String),
+    /// The operation exists, but not on the engine MagDS runs on.
+    #[error("{0}")]
+    NotOnThisEngine(String),
     #[error("{0}")]
     NotFound(String),
     #[error("the request body is larger than {limit} bytes")]
@@ -61,7 +70,9 @@ impl GateError {
             | GateError::UnknownKey
             | GateError::RevokedKey { .. } => StatusCode::UNAUTHORIZED,
             GateError::RateLimited { .. } => StatusCode::TOO_MANY_REQUESTS,
-            GateError::Denied { .. } => StatusCode::FORBIDDEN,
+            GateError::Denied { .. } | GateError::Forbidden(_) => StatusCode::FORBIDDEN,
+            GateError::Conflict(_) => StatusCode::CONFLICT,
+            GateError::NotOnThisEngine(_) => StatusCode::NOT_IMPLEMENTED,
             GateError::NotFound(_) => StatusCode::NOT_FOUND,
             GateError::PayloadTooLarge { .. } => StatusCode::PAYLOAD_TOO_LARGE,
             GateError::BadRequest(_) => StatusCode::BAD_REQUEST,
@@ -80,6 +91,9 @@ impl GateError {
             GateError::RevokedKey { .. } => "revoked_api_key",
             GateError::RateLimited { .. } => "rate_limited",
             GateError::Denied { .. } => "denied",
+            GateError::Forbidden(_) => "forbidden",
+            GateError::Conflict(_) => "conflict",
+            GateError::NotOnThisEngine(_) => "not_on_this_engine",
             GateError::NotFound(_) => "not_found",
             GateError::PayloadTooLarge { .. } => "payload_too_large",
             GateError::BadRequest(_) => "bad_request",
@@ -165,6 +179,28 @@ impl From<SandboxError> for GateError {
             SandboxError::Component(_) | SandboxError::Internal(_) => {
                 GateError::Internal(e.to_string())
             }
+        }
+    }
+}
+
+impl From<MagDsError> for GateError {
+    fn from(e: MagDsError) -> Self {
+        match e {
+            MagDsError::InvalidName { .. }
+            | MagDsError::Invalid { .. }
+            | MagDsError::UnknownExtension { .. }
+            | MagDsError::MigrationApplied { .. }
+            | MagDsError::Refused(_) => GateError::BadRequest(e.to_string()),
+            MagDsError::ProjectExists(_) => GateError::Conflict(e.to_string()),
+            MagDsError::UnknownProject(_) | MagDsError::UnknownBackup { .. } => {
+                GateError::NotFound(e.to_string())
+            }
+            MagDsError::NotOnThisEngine(_) => GateError::NotOnThisEngine(e.to_string()),
+            MagDsError::Denied {
+                extension, reason, ..
+            } => GateError::Denied { extension, reason },
+            other if other.is_unavailable() => GateError::Unavailable(other.to_string()),
+            other => GateError::Internal(other.to_string()),
         }
     }
 }

@@ -137,12 +137,16 @@ pub fn apply_wrap_request(request: &mut Request, payload: &str) -> Result<(), Ga
     Ok(())
 }
 
-/// The `rbac_resolver` payload: an API key acts with the role `api_key`; the
-/// platform's own decision is `allow` (the key was valid).
+/// The `rbac_resolver` payload: an API key acts with the role `api_key`, a
+/// MagUI user with their role; the platform's decision so far is `allow` (the
+/// caller was authenticated). Each route still applies its own role check
+/// afterwards, which no filter can lift: a filter can only turn `allow` into
+/// `deny`.
 pub fn rbac_payload(request: &Request, caller: &Caller) -> Value {
+    let role = caller.admin.as_ref().map_or("api_key", |a| a.role.as_str());
     json!({
         "user_id": caller.client_id,
-        "roles": ["api_key"],
+        "roles": [role],
         "method": request.method().as_str(),
         "path": request.uri().path(),
         "decision": "allow",
@@ -230,6 +234,7 @@ mod tests {
     fn caller() -> Caller {
         Caller {
             principal: None,
+            admin: None,
             client_id: "ip:127.0.0.1".into(),
         }
     }

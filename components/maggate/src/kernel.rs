@@ -7,6 +7,7 @@
 //! thread. The dispatcher applies the capability checks, the order and the
 //! failure policies (fail open / fail closed) of each handler.
 
+use magflock_kernel::audit::AuditSink;
 use magflock_kernel::bus::Bus;
 use magflock_kernel::dispatch::{Dispatched, Dispatcher};
 use magflock_kernel::{PolicyGate, Registry};
@@ -24,6 +25,8 @@ pub struct GateKernel {
     pub sandbox: Arc<Sandbox>,
     pub gate: Arc<PolicyGate>,
     pub bus: Arc<Bus>,
+    /// The platform's audit log (the gateway records admins' API mutations).
+    pub audit: Arc<dyn AuditSink>,
 }
 
 impl GateKernel {

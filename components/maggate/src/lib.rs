@@ -3,10 +3,16 @@
 //! Guarantees (each module states its own in detail):
 //! * Project API keys ([`keys`]): only hashes are stored, the key is shown
 //!   once, and is never logged; a bad key is a 401 with a JSON error.
+//! * MagUI sessions ([`admin`]): without a key, a signed-in admin's session
+//!   authenticates; every platform route checks the role it needs.
+//! * Projects ([`projects`], when MagDS is attached): list, create, delete,
+//!   health and API keys of projects, every change audited.
 //! * Rate limits ([`limit`]) per key, or per peer address without one; an
 //!   extension's `rate_limit_strategy` can only make them stricter.
-//! * Extension endpoints ([`endpoints`]) under `/ext/<publisher>/<name>/…`,
-//!   served only while the policy gate allows, with body and time limits.
+//! * Extension endpoints ([`endpoints`]) under `/ext/<publisher>/<name>/…`
+//!   and per API version under `/<version>/ext/…`, served only while the
+//!   policy gate allows, with body and time limits; `register_endpoint` and
+//!   `add_version` hear of new mounts and versions ([`versions`]).
 //! * Filters ([`filters`], [`pipeline`]): `wrap_request` and `rbac_resolver`
 //!   before routing, `transform_response` after, on every route, each under
 //!   the failure policy its extension declared.
@@ -21,6 +27,7 @@
 //! a key are told apart by address; behind a proxy every such client shares
 //! the proxy's address (forwarding headers are not trusted).
 
+pub mod admin;
 pub mod endpoints;
 mod error;
 pub mod events;
@@ -30,8 +37,11 @@ pub mod keys;
 pub mod limit;
 pub mod openapi;
 pub mod pipeline;
+pub mod projects;
 pub mod usage;
+pub mod versions;
 
+pub use admin::{AdminCaller, AdminSessions};
 pub use error::{ErrorCode, GateError};
 pub use kernel::GateKernel;
 pub use keys::{ApiKeys, IssuedKey, Principal};
@@ -43,9 +53,10 @@ use axum::middleware::{from_fn, from_fn_with_state};
 use axum::response::IntoResponse;
 use axum::routing::{any, get};
 use axum::{Extension, Json, Router};
+use magflock_magds::MagDs;
 use magflock_store::Store;
 use serde_json::{Value, json};
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use crate::events::EventSink;
@@ -93,6 +104,12 @@ struct Inner {
     usage: Usage,
     events: EventSink,
     config: GateConfig,
+    sessions: std::sync::OnceLock<Arc<dyn AdminSessions>>,
+    magds: Option<Arc<MagDs>>,
+    /// Serialises [`Gateway::sync_routes`].
+    route_sync: tokio::sync::Mutex<()>,
+    /// What the last route sync saw.
+    seen_mounts: Mutex<versions::Mounts>,
 }
 
 /// The gateway: cheap to clone (one shared state).
@@ -114,8 +131,54 @@ impl Gateway {
                 events,
                 kernel,
                 config,
+                sessions: std::sync::OnceLock::new(),
+                magds: None,
+                route_sync: tokio::sync::Mutex::new(()),
+                seen_mounts: Mutex::new(versions::Mounts::new()),
             }),
         }
+    }
+
+    fn configure(&mut self) -> &mut Inner {
+        Arc::get_mut(&mut self.inner).expect("configure the gateway before cloning it")
+    }
+
+    /// Lets MagUI sessions authenticate (the server resolves them); once.
+    pub fn attach_admin_sessions(&self, sessions: Arc<dyn AdminSessions>) {
+        if self.inner.sessions.set(sessions).is_err() {
+            tracing::warn!("admin sessions were already attached to the gateway");
+        }
+    }
+
+    /// Serves the projects API over `magds`.
+    pub fn with_projects(mut self, magds: Arc<MagDs>) -> Gateway {
+        self.configure().magds = Some(magds);
+        self
+    }
+
+    pub fn magds(&self) -> Option<&Arc<MagDs>> {
+        self.inner.magds.as_ref()
+    }
+
+    /// The signed-in MagUI user of a request, if sessions are attached.
+    pub async fn admin_session(
+        &self,
+        request: &http::Extensions,
+    ) -> Result<Option<AdminCaller>, GateError> {
+        match self.inner.sessions.get() {
+            Some(sessions) => sessions.admin(request).await,
+            None => Ok(None),
+        }
+    }
+
+    pub(crate) fn route_sync(&self) -> &tokio::sync::Mutex<()> {
+        &self.inner.route_sync
+    }
+    pub(crate) fn seen_mounts(&self) -> versions::Mounts {
+        self.inner.seen_mounts.lock().expect("mounts lock").clone()
+    }
+    pub(crate) fn remember_mounts(&self, mounts: versions::Mounts) {
+        *self.inner.seen_mounts.lock().expect("mounts lock") = mounts;
     }
 
     pub fn keys(&self) -> &ApiKeys {
@@ -143,16 +206,24 @@ impl Gateway {
 
     /// The OpenAPI document of the routes served now.
     pub fn openapi(&self) -> Value {
-        openapi::document(self.kernel())
+        openapi::document(self.kernel(), self.magds().is_some())
     }
 
     /// The router: platform routes and extension endpoints, inside the
     /// gateway's layers.
     pub fn router(&self) -> Router {
-        let routes = Router::new()
+        let mut routes = Router::new()
             .route("/openapi.json", get(openapi_json))
             .route("/v1/whoami", get(whoami))
             .route("/ext/{publisher}/{name}/{*path}", any(endpoints::serve))
+            .route(
+                "/{version}/ext/{publisher}/{name}/{*path}",
+                any(endpoints::serve),
+            );
+        if self.magds().is_some() {
+            routes = routes.merge(projects::routes());
+        }
+        let routes = routes
             .route_layer(from_fn(pipeline::tag_route))
             .fallback(not_found)
             .with_state(self.clone());
@@ -204,17 +275,27 @@ async fn whoami(
     Extension(caller): Extension<Caller>,
     headers: http::HeaderMap,
 ) -> Result<Json<Value>, GateError> {
-    let principal = caller.principal.ok_or(GateError::MissingKey)?;
     let tagged_by = headers
         .get(filters::TAGGED_BY_HEADER)
         .and_then(|v| v.to_str().ok());
-    Ok(Json(json!({
-        "key_id": principal.key_id,
-        "project": principal.project,
-        "name": principal.name,
-        "prefix": principal.prefix,
-        "tagged_by": tagged_by,
-    })))
+    match (caller.principal, caller.admin) {
+        (Some(key), _) => Ok(Json(json!({
+            "kind": "api_key",
+            "key_id": key.key_id,
+            "project": key.project,
+            "name": key.name,
+            "prefix": key.prefix,
+            "tagged_by": tagged_by,
+        }))),
+        (None, Some(admin)) => Ok(Json(json!({
+            "kind": "session",
+            "user_id": admin.user_id,
+            "email": admin.email,
+            "role": admin.role.as_str(),
+            "tagged_by": tagged_by,
+        }))),
+        (None, None) => Err(GateError::MissingKey),
+    }
 }
 
 async fn not_found(uri: http::Uri) -> impl IntoResponse {

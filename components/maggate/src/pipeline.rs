@@ -29,6 +29,7 @@ use serde_json::json;
 use std::net::SocketAddr;
 use std::time::Instant;
 
+use crate::admin::AdminCaller;
 use crate::events::{ERROR_OCCURRED, RATE_LIMIT_EXCEEDED, REQUEST_RECEIVED, RESPONSE_SENT};
 use crate::filters::{self, ResponseView};
 use crate::keys::Principal;
@@ -38,9 +39,27 @@ use crate::{ErrorCode, GateError, Gateway};
 /// Who is calling (set by [`authenticate`], on the request and the response).
 #[derive(Clone, Debug)]
 pub struct Caller {
+    /// The API key presented, if any.
     pub principal: Option<Principal>,
-    /// `key:<key id>` or `ip:<peer address>`.
+    /// The MagUI session's user, when no key was presented.
+    pub admin: Option<AdminCaller>,
+    /// `key:<key id>`, `user:<user id>` or `ip:<peer address>`.
     pub client_id: String,
+}
+
+impl Caller {
+    fn anonymous(client_id: String) -> Caller {
+        Caller {
+            principal: None,
+            admin: None,
+            client_id,
+        }
+    }
+
+    /// Whether a key or a session identified the caller.
+    pub fn is_authenticated(&self) -> bool {
+        self.principal.is_some() || self.admin.is_some()
+    }
 }
 
 /// The request's id (a UUID v7), also its events' `trace_id`.
@@ -67,7 +86,7 @@ fn peer(request: &Request) -> String {
 fn context(request_id: &str, caller: Option<&Caller>) -> Context {
     Context {
         project_id: caller.and_then(|c| c.principal.as_ref().map(|p| p.project.clone())),
-        user_id: None,
+        user_id: caller.and_then(|c| c.admin.as_ref().map(|a| a.user_id.clone())),
         trace_id: Some(request_id.to_string()),
     }
 }
@@ -118,38 +137,41 @@ pub async fn observe(State(gw): State<Gateway>, mut request: Request, next: Next
     response
 }
 
-/// Resolves the API key, if any; refuses a bad one.
+/// Resolves the API key, or else the MagUI session, if any; refuses a bad key.
 pub async fn authenticate(State(gw): State<Gateway>, mut request: Request, next: Next) -> Response {
     let ip = peer(&request);
     let header = request
         .headers()
         .get(header::AUTHORIZATION)
         .map(|v| v.to_str().unwrap_or(""));
-    let public =
-        header.is_none() && (!gw.config().require_api_key || gw.is_public(request.uri().path()));
-    let principal = if public {
-        None
-    } else {
-        match gw.keys().authenticate(header).await {
-            Ok(principal) => Some(principal),
+    let caller = match header {
+        Some(_) => match gw.keys().authenticate(header).await {
+            Ok(principal) => Caller {
+                client_id: format!("key:{}", principal.key_id),
+                principal: Some(principal),
+                admin: None,
+            },
             Err(e) => {
-                let caller = Caller {
-                    principal: None,
-                    client_id: ip,
-                };
+                let caller = Caller::anonymous(ip);
                 let error = gw.charge_failed_auth(&caller, request.uri().path(), e);
                 return with_caller(error.into_response(), caller);
             }
-        }
+        },
+        None => match gw.admin_session(request.extensions()).await {
+            Ok(Some(admin)) => Caller {
+                client_id: format!("user:{}", admin.user_id),
+                principal: None,
+                admin: Some(admin),
+            },
+            Ok(None) => Caller::anonymous(ip),
+            Err(e) => return with_caller(e.into_response(), Caller::anonymous(ip)),
+        },
     };
-    let client_id = principal
-        .as_ref()
-        .map(|p| format!("key:{}", p.key_id))
-        .unwrap_or(ip);
-    let caller = Caller {
-        principal,
-        client_id,
-    };
+    let open = !gw.config().require_api_key || gw.is_public(request.uri().path());
+    if !caller.is_authenticated() && !open {
+        let error = gw.charge_failed_auth(&caller, request.uri().path(), GateError::MissingKey);
+        return with_caller(error.into_response(), caller);
+    }
     request.extensions_mut().insert(caller.clone());
     with_caller(next.run(request).await, caller)
 }
@@ -159,10 +181,7 @@ fn caller_of(request: &Request) -> Caller {
         .extensions()
         .get::<Caller>()
         .cloned()
-        .unwrap_or(Caller {
-            principal: None,
-            client_id: peer(request),
-        })
+        .unwrap_or_else(|| Caller::anonymous(peer(request)))
 }
 
 /// Counts the request against its client's quota (and an extension's stricter one).
@@ -188,7 +207,7 @@ async fn filtered(gw: &Gateway, mut request: Request, next: Next) -> Result<Resp
     let payload = proceed(gw.kernel().dispatch("wrap_request", &wrap).await)
         .map_err(IntoResponse::into_response)?;
     filters::apply_wrap_request(&mut request, &payload).map_err(IntoResponse::into_response)?;
-    if caller.principal.is_some() {
+    if caller.is_authenticated() {
         let rbac = filters::rbac_payload(&request, &caller);
         let decided = proceed(gw.kernel().dispatch("rbac_resolver", &rbac).await)
             .map_err(IntoResponse::into_response)?;

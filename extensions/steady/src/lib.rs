@@ -96,6 +96,11 @@ impl Extension for Steady {
             host::system_metrics::gauge("steady.healthy", 1.0)?;
             return Ok(HookOutcome::Allow);
         }
+        if hook.name == "transform_response" {
+            let mut response = hook.payload;
+            response["headers"]["x-steady"] = serde_json::json!("seen");
+            return Ok(HookOutcome::Modify(response));
+        }
         if hook.name != "wrap_request" {
             return Ok(HookOutcome::Allow);
         }

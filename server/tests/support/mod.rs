@@ -176,6 +176,67 @@ impl TestServer {
     }
 }
 
+/// Installs `extensions/<dir>` (built by scripts/build-extensions.sh) into a
+/// running server, signed by a publisher key the admin trusts, approving
+/// every capability it asks for; enabled when `enable`.
+pub async fn install_guest(running: &Running, dir: &str, enable: bool) {
+    use magflock_kernel::audit::Actor;
+    use magflock_lifecycle::{Decision, Offered};
+    use magflock_package::{KeyPair, Package};
+    use magflock_store::TrustedKeyRow;
+
+    let admin = Actor::user("u-1", "owner@example.test");
+    let key = KeyPair::generate("tester");
+    let public = key.public_file();
+    running
+        .store
+        .trusted_key_add(&TrustedKeyRow {
+            key_id: public.key_id.clone(),
+            publisher: public.publisher.clone(),
+            public_key: public.public.clone(),
+            level: "verified_publisher".into(),
+            added_by: Some("u-1".into()),
+            added_at: 0,
+        })
+        .await
+        .unwrap();
+    let root = std::path::PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("..");
+    let wasm = format!(
+        "target/wasm32-wasip2/guest/magflock_ext_{}.wasm",
+        dir.replace('-', "_")
+    );
+    let mut files = std::collections::BTreeMap::new();
+    files.insert(
+        "magflock.toml".to_string(),
+        std::fs::read(root.join("extensions").join(dir).join("magflock.toml")).unwrap(),
+    );
+    files.insert(
+        "extension.wasm".to_string(),
+        std::fs::read(root.join(&wasm)).unwrap_or_else(|e| {
+            panic!("{wasm}: {e}; build the guests with scripts/build-extensions.sh")
+        }),
+    );
+    let mut package = Package::from_files(files).unwrap();
+    package.sign(&key);
+    let offered = Offered {
+        bytes: package.to_bytes().unwrap(),
+        required_by: Vec::new(),
+    };
+    let lifecycle = &running.kernel.lifecycle;
+    let request = lifecycle
+        .request_install(vec![offered], enable, &admin)
+        .await
+        .unwrap();
+    let approve = Decision::Approve {
+        grants: None,
+        comment: None,
+    };
+    lifecycle
+        .decide(&request.id, approve, &admin)
+        .await
+        .unwrap();
+}
+
 /// Runs `case` once per engine, each on its own server and database.
 #[macro_export]
 macro_rules! on_both_engines {
