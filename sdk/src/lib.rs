@@ -60,6 +60,20 @@ pub mod host {
 
 pub use host::{HealthReport, HealthStatus, HttpRequest, HttpResponse};
 
+impl HttpResponse {
+    /// A JSON answer: `status`, `content-type: application/json`, `body` serialised.
+    pub fn json(status: u16, body: serde_json::Value) -> HttpResponse {
+        HttpResponse {
+            status,
+            headers: vec![host::Header {
+                name: "content-type".into(),
+                value: "application/json".into(),
+            }],
+            body: body.to_string().into_bytes(),
+        }
+    }
+}
+
 /// Writes an info line to the platform log.
 pub fn log_info(message: &str) {
     host::log::write(host::LogLevel::Info, message);

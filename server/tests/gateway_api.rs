@@ -25,6 +25,11 @@ async fn json_of(response: reqwest::Response) -> (u16, Value) {
     )
 }
 
+/// Sends `request` and reads the answer as `(status, JSON)`.
+async fn send(request: reqwest::RequestBuilder) -> (u16, Value) {
+    json_of(request.send().await.unwrap()).await
+}
+
 async fn server() -> TestServer {
     let server = TestServer::start(magflock_store::Engine::Sqlite).await;
     server.add_user("owner@example.test", Role::Owner).await;
@@ -70,14 +75,13 @@ async fn projects_and_keys_over_the_api_by_role() {
     let nobody = reqwest::Client::new();
 
     // A session authenticates the gateway like a key does.
-    let (status, me) = json_of(owner.get(server.gw("/v1/whoami")).send().await.unwrap()).await;
+    let (status, me) = send(owner.get(server.gw("/v1/whoami"))).await;
     assert_eq!(
         (status, &me["kind"], &me["role"]),
         (200, &json!("session"), &json!("owner")),
         "{me}"
     );
-    let (status, refused) =
-        json_of(nobody.get(server.gw("/v1/projects")).send().await.unwrap()).await;
+    let (status, refused) = send(nobody.get(server.gw("/v1/projects"))).await;
     assert_eq!(
         (status, &refused["error"]),
         (401, &json!("missing_api_key"))
@@ -88,37 +92,29 @@ async fn projects_and_keys_over_the_api_by_role() {
         client
             .post(server.gw("/v1/projects"))
             .json(&json!({"name": name}))
-            .send()
     };
-    let (status, project) = json_of(create(&owner, "sales_eu").await.unwrap()).await;
+    let (status, project) = send(create(&owner, "sales_eu")).await;
     assert_eq!(status, 201, "{project}");
     assert_eq!(project["name"], "sales_eu");
     assert_eq!(project["owner"], "owner@example.test");
-    let (status, _) = json_of(create(&owner, "hr").await.unwrap()).await;
+    let (status, _) = send(create(&owner, "hr")).await;
     assert_eq!(status, 201);
-    let (status, dup) = json_of(create(&owner, "sales_eu").await.unwrap()).await;
+    let (status, dup) = send(create(&owner, "sales_eu")).await;
     assert_eq!((status, &dup["error"]), (409, &json!("conflict")), "{dup}");
-    let (status, bad) = json_of(create(&owner, "Bad Name!").await.unwrap()).await;
+    let (status, bad) = send(create(&owner, "Bad Name!")).await;
     assert_eq!(status, 400, "{bad}");
     assert!(
         bad["message"].as_str().unwrap().contains("'Bad Name!'"),
         "{bad}"
     );
-    let (status, malformed) = json_of(
-        owner
-            .post(server.gw("/v1/projects"))
-            .body("{\"nom\": 1}")
-            .send()
-            .await
-            .unwrap(),
-    )
-    .await;
+    let (status, malformed) =
+        send(owner.post(server.gw("/v1/projects")).body("{\"nom\": 1}")).await;
     assert_eq!(status, 400);
     assert!(
         malformed["message"].as_str().unwrap().contains("nom"),
         "{malformed}"
     );
-    let (status, forbidden) = json_of(create(&auditor, "audit_made").await.unwrap()).await;
+    let (status, forbidden) = send(create(&auditor, "audit_made")).await;
     assert_eq!(
         (status, &forbidden["error"]),
         (403, &json!("forbidden")),
@@ -140,21 +136,17 @@ async fn projects_and_keys_over_the_api_by_role() {
     );
 
     // Another site cannot use the owner's cookie to change anything.
-    let (status, _) = json_of(
+    let (status, _) = send(
         owner
             .post(server.gw("/v1/projects"))
             .header("origin", "https://evil.example")
-            .json(&json!({"name": "csrf"}))
-            .send()
-            .await
-            .unwrap(),
+            .json(&json!({"name": "csrf"})),
     )
     .await;
     assert_eq!(status, 403);
 
     // Reading: every role sees every project.
-    let (status, listed) =
-        json_of(auditor.get(server.gw("/v1/projects")).send().await.unwrap()).await;
+    let (status, listed) = send(auditor.get(server.gw("/v1/projects"))).await;
     assert_eq!(status, 200);
     let names: Vec<&str> = listed["projects"]
         .as_array()
@@ -165,54 +157,41 @@ async fn projects_and_keys_over_the_api_by_role() {
     assert_eq!(names, ["hr", "sales_eu"], "{listed}");
 
     // A key: issued once by an admin, scoped to its project.
-    let (status, issued) = json_of(
+    let (status, issued) = send(
         owner
             .post(server.gw("/v1/projects/sales_eu/keys"))
-            .json(&json!({"name": "ci"}))
-            .send()
-            .await
-            .unwrap(),
+            .json(&json!({"name": "ci"})),
     )
     .await;
     assert_eq!(status, 201, "{issued}");
     let key = issued["key"].as_str().unwrap().to_string();
     assert!(key.starts_with(issued["prefix"].as_str().unwrap()));
-    let (status, _) = json_of(
+    let (status, _) = send(
         auditor
             .post(server.gw("/v1/projects/sales_eu/keys"))
-            .json(&json!({"name": "x"}))
-            .send()
-            .await
-            .unwrap(),
+            .json(&json!({"name": "x"})),
     )
     .await;
     assert_eq!(status, 403, "auditors cannot issue keys");
-    let (_, keys) = json_of(
-        auditor
-            .get(server.gw("/v1/projects/sales_eu/keys"))
-            .send()
-            .await
-            .unwrap(),
-    )
-    .await;
+    let (_, keys) = send(auditor.get(server.gw("/v1/projects/sales_eu/keys"))).await;
     assert_eq!(keys["keys"].as_array().unwrap().len(), 1, "{keys}");
     assert!(
         keys["keys"][0].get("key_hash").is_none() && !keys.to_string().contains(&key),
         "{keys}"
     );
 
-    let keyed = |path: &str| nobody.get(server.gw(path)).bearer_auth(&key).send();
-    let (_, mine) = json_of(keyed("/v1/projects").await.unwrap()).await;
+    let keyed = |path: &str| nobody.get(server.gw(path)).bearer_auth(&key);
+    let (_, mine) = send(keyed("/v1/projects")).await;
     assert_eq!(mine["projects"].as_array().unwrap().len(), 1, "{mine}");
     assert_eq!(mine["projects"][0]["name"], "sales_eu");
-    let (status, health) = json_of(keyed("/v1/projects/sales_eu/health").await.unwrap()).await;
+    let (status, health) = send(keyed("/v1/projects/sales_eu/health")).await;
     assert_eq!(status, 200, "{health}");
     assert!(
         health["health"]["size_bytes"].as_i64().unwrap() >= 0,
         "{health}"
     );
     assert_eq!(health["engine"], "sqlite", "{health}");
-    let (status, other) = json_of(keyed("/v1/projects/hr").await.unwrap()).await;
+    let (status, other) = send(keyed("/v1/projects/hr")).await;
     assert_eq!(status, 403, "{other}");
     assert!(
         other["message"]
@@ -220,63 +199,37 @@ async fn projects_and_keys_over_the_api_by_role() {
             .unwrap()
             .contains("belongs to project 'sales_eu'")
     );
-    let (status, _) = json_of(
+    let (status, _) = send(
         nobody
             .post(server.gw("/v1/projects"))
             .bearer_auth(&key)
-            .json(&json!({"name": "by_key"}))
-            .send()
-            .await
-            .unwrap(),
+            .json(&json!({"name": "by_key"})),
     )
     .await;
     assert_eq!(status, 403, "a key cannot create projects");
 
     // Revoke: the key stops at once.
     let key_id = issued["id"].as_str().unwrap();
-    let (status, revoked) = json_of(
-        owner
-            .delete(server.gw(&format!("/v1/projects/sales_eu/keys/{key_id}")))
-            .send()
-            .await
-            .unwrap(),
-    )
-    .await;
+    let (status, revoked) =
+        send(owner.delete(server.gw(&format!("/v1/projects/sales_eu/keys/{key_id}")))).await;
     assert_eq!(
         (status, &revoked["was_live"]),
         (200, &json!(true)),
         "{revoked}"
     );
-    let (status, _) = json_of(keyed("/v1/projects").await.unwrap()).await;
+    let (status, _) = send(keyed("/v1/projects")).await;
     assert_eq!(status, 401);
 
     // Delete a project: its database goes and its live keys are revoked.
-    let (_, second) = json_of(
+    let (_, second) = send(
         owner
             .post(server.gw("/v1/projects/sales_eu/keys"))
-            .json(&json!({"name": "app"}))
-            .send()
-            .await
-            .unwrap(),
+            .json(&json!({"name": "app"})),
     )
     .await;
-    let (status, _) = json_of(
-        auditor
-            .delete(server.gw("/v1/projects/sales_eu"))
-            .send()
-            .await
-            .unwrap(),
-    )
-    .await;
+    let (status, _) = send(auditor.delete(server.gw("/v1/projects/sales_eu"))).await;
     assert_eq!(status, 403);
-    let (status, deleted) = json_of(
-        owner
-            .delete(server.gw("/v1/projects/sales_eu"))
-            .send()
-            .await
-            .unwrap(),
-    )
-    .await;
+    let (status, deleted) = send(owner.delete(server.gw("/v1/projects/sales_eu"))).await;
     assert_eq!(
         (status, &deleted["keys_revoked"]),
         (200, &json!(1)),
@@ -291,14 +244,7 @@ async fn projects_and_keys_over_the_api_by_role() {
         .unwrap()
         .status();
     assert_eq!(status, 401);
-    let (status, _) = json_of(
-        owner
-            .get(server.gw("/v1/projects/sales_eu"))
-            .send()
-            .await
-            .unwrap(),
-    )
-    .await;
+    let (status, _) = send(owner.get(server.gw("/v1/projects/sales_eu"))).await;
     assert_eq!(status, 404);
 
     // Every change is in the audit log under the owner's name, without secrets.
@@ -339,14 +285,7 @@ async fn the_gatekeeper_refines_shapes_limits_and_hears_versions() {
     // within a second; report v2 shows what it heard.
     let mut report = Value::Null;
     for _ in 0..50 {
-        let (_, seen) = json_of(
-            owner
-                .get(server.gw("/v2/ext/test/gatekeeper/report"))
-                .send()
-                .await
-                .unwrap(),
-        )
-        .await;
+        let (_, seen) = send(owner.get(server.gw("/v2/ext/test/gatekeeper/report"))).await;
         if seen["versions"].is_array() && seen["mounts"].as_array().is_some_and(|m| m.len() == 2) {
             report = seen;
             break;
@@ -387,30 +326,16 @@ async fn the_gatekeeper_refines_shapes_limits_and_hears_versions() {
         "/ext/test/gatekeeper/report",
         "/v1/ext/test/gatekeeper/report",
     ] {
-        let (status, v1) = json_of(owner.get(server.gw(path)).send().await.unwrap()).await;
+        let (status, v1) = send(owner.get(server.gw(path))).await;
         assert_eq!(status, 200);
         assert!(
             v1.get("usage").is_some() && v1.get("versions").is_none(),
             "{path}: {v1}"
         );
     }
-    let (status, _) = json_of(
-        owner
-            .get(server.gw("/v3/ext/test/gatekeeper/report"))
-            .send()
-            .await
-            .unwrap(),
-    )
-    .await;
+    let (status, _) = send(owner.get(server.gw("/v3/ext/test/gatekeeper/report"))).await;
     assert_eq!(status, 404);
-    let (status, _) = json_of(
-        owner
-            .get(server.gw("/v2/ext/test/gatekeeper/limited"))
-            .send()
-            .await
-            .unwrap(),
-    )
-    .await;
+    let (status, _) = send(owner.get(server.gw("/v2/ext/test/gatekeeper/limited"))).await;
     assert_eq!(status, 404, "limited is served in v1 only");
     let doc: Value = reqwest::get(server.gw("/openapi.json"))
         .await
@@ -440,14 +365,7 @@ async fn the_gatekeeper_refines_shapes_limits_and_hears_versions() {
             .unwrap();
         assert_eq!(response.status(), 201);
     }
-    let (status, denied) = json_of(
-        owner
-            .delete(server.gw("/v1/projects/keep_me"))
-            .send()
-            .await
-            .unwrap(),
-    )
-    .await;
+    let (status, denied) = send(owner.delete(server.gw("/v1/projects/keep_me"))).await;
     assert_eq!(
         (status, &denied["extension"]),
         (403, &json!(GATEKEEPER)),
@@ -457,41 +375,17 @@ async fn the_gatekeeper_refines_shapes_limits_and_hears_versions() {
         denied["reason"].as_str().unwrap().contains("protected"),
         "{denied}"
     );
-    let (status, _) = json_of(
-        owner
-            .get(server.gw("/v1/projects/keep_me"))
-            .send()
-            .await
-            .unwrap(),
-    )
-    .await;
+    let (status, _) = send(owner.get(server.gw("/v1/projects/keep_me"))).await;
     assert_eq!(status, 200, "the project is still there");
-    let (status, _) = json_of(
-        owner
-            .delete(server.gw("/v1/projects/scratch"))
-            .send()
-            .await
-            .unwrap(),
-    )
-    .await;
+    let (status, _) = send(owner.delete(server.gw("/v1/projects/scratch"))).await;
     assert_eq!(status, 200);
     // ... but never widens: it answers "owner, allow" for everyone, and the auditor is still refused.
-    let (status, refused) = json_of(
-        auditor
-            .delete(server.gw("/v1/projects/keep_me"))
-            .send()
-            .await
-            .unwrap(),
-    )
-    .await;
+    let (status, refused) = send(auditor.delete(server.gw("/v1/projects/keep_me"))).await;
     assert_eq!(status, 403, "{refused}");
-    let (status, refused) = json_of(
+    let (status, refused) = send(
         auditor
             .post(server.gw("/v1/projects"))
-            .json(&json!({"name": "widened"}))
-            .send()
-            .await
-            .unwrap(),
+            .json(&json!({"name": "widened"})),
     )
     .await;
     assert_eq!(
@@ -554,14 +448,7 @@ async fn the_gatekeeper_refines_shapes_limits_and_hears_versions() {
 
     // usage_analytics_emitter: the extension receives per-route counts.
     assert!(gateway.emit_usage().await.unwrap() > 0);
-    let (_, v1) = json_of(
-        owner
-            .get(server.gw("/ext/test/gatekeeper/report"))
-            .send()
-            .await
-            .unwrap(),
-    )
-    .await;
+    let (_, v1) = send(owner.get(server.gw("/ext/test/gatekeeper/report"))).await;
     assert_eq!(
         v1["usage"]["/ext/test/gatekeeper/limited"]["count"], 2,
         "{v1}"
@@ -580,14 +467,7 @@ async fn the_gatekeeper_refines_shapes_limits_and_hears_versions() {
         .revoke(GATEKEEPER, Capability::ApiRegisterEndpoint, &admin)
         .await
         .unwrap();
-    let (status, _) = json_of(
-        owner
-            .get(server.gw("/v2/ext/test/gatekeeper/report"))
-            .send()
-            .await
-            .unwrap(),
-    )
-    .await;
+    let (status, _) = send(owner.get(server.gw("/v2/ext/test/gatekeeper/report"))).await;
     assert_eq!(status, 404);
     server.stop().await;
 }

@@ -94,6 +94,17 @@ pub fn contributed(
         .filter(|c| c.kind == ContributionKind::Endpoint)
 }
 
+/// The loaded extensions whose endpoints are served now (those holding
+/// `api.register_endpoint` at this moment).
+pub fn serving(kernel: &GateKernel) -> impl Iterator<Item = Arc<LoadedExtension>> + '_ {
+    kernel.sandbox.loaded().into_iter().filter(|loaded| {
+        kernel
+            .gate
+            .check(loaded.id(), Capability::ApiRegisterEndpoint)
+            .is_ok()
+    })
+}
+
 /// The extension serving `endpoint` of `id` in `version` now (and the
 /// version it serves), or 404.
 fn owner(

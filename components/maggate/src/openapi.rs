@@ -9,11 +9,10 @@
 //! the document itself requires a bearer API key or a MagUI session, and
 //! lists the gateway's error answers.
 
-use magflock_kernel::Capability;
 use serde_json::{Map, Value, json};
 
 use crate::GateKernel;
-use crate::endpoints::{MOUNT, contributed};
+use crate::endpoints::{MOUNT, contributed, serving};
 
 fn errors() -> Value {
     json!({
@@ -98,15 +97,8 @@ fn platform_paths() -> Map<String, Value> {
 
 fn extension_paths(kernel: &GateKernel) -> Map<String, Value> {
     let mut paths = Map::new();
-    for loaded in kernel.sandbox.loaded() {
+    for loaded in serving(kernel) {
         let id = loaded.id();
-        if kernel
-            .gate
-            .check(id, Capability::ApiRegisterEndpoint)
-            .is_err()
-        {
-            continue;
-        }
         for endpoint in contributed(loaded.manifest()) {
             let summary = endpoint
                 .title

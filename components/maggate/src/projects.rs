@@ -51,6 +51,12 @@ fn magds(gw: &Gateway) -> Result<&Arc<MagDs>, GateError> {
         .ok_or_else(|| GateError::NotFound("projects are not served by this gateway".into()))
 }
 
+/// The JSON body as `T`, or a 400 showing the expected `shape` and the problem.
+fn body_as<T: serde::de::DeserializeOwned>(body: &[u8], shape: &str) -> Result<T, GateError> {
+    serde_json::from_slice(body)
+        .map_err(|e| GateError::BadRequest(format!("the body must be {shape}: {e}")))
+}
+
 /// A key as lists show it: never the hash.
 fn key_json(row: &ApiKeyRow) -> Value {
     json!({
@@ -127,11 +133,7 @@ async fn create(
 ) -> Result<Response, GateError> {
     let admin = gw.require_role(&caller, Role::Admin)?;
     let magds = magds(&gw)?;
-    let new: NewProject = serde_json::from_slice(&body).map_err(|e| {
-        GateError::BadRequest(format!(
-            "the body must be {{\"name\": \"...\", \"extensions\": [...]}}: {e}"
-        ))
-    })?;
+    let new: NewProject = body_as(&body, r#"{"name": "...", "extensions": [...]}"#)?;
     let created = magds
         .create_project(&new.name, &admin.email, new.extensions)
         .await
@@ -232,9 +234,7 @@ async fn issue_key(
     body: axum::body::Bytes,
 ) -> Result<Response, GateError> {
     let admin = gw.require_role(&caller, Role::Admin)?;
-    let new: NewKey = serde_json::from_slice(&body).map_err(|e| {
-        GateError::BadRequest(format!("the body must be {{\"name\": \"...\"}}: {e}"))
-    })?;
+    let new: NewKey = body_as(&body, r#"{"name": "..."}"#)?;
     magds(&gw)?.project(&project).await?;
     let issued = gw
         .keys()

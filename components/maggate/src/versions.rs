@@ -13,13 +13,12 @@
 //! syncs every second, so hooks hear of an enable, upgrade or grant within a
 //! second; the served routes themselves follow the live state at once.
 
-use magflock_kernel::Capability;
 use magflock_kernel::manifest::DEFAULT_API_VERSION;
 use serde_json::json;
 use std::collections::{BTreeMap, BTreeSet};
 use std::time::Duration;
 
-use crate::endpoints::{MOUNT, contributed};
+use crate::endpoints::{MOUNT, contributed, serving};
 use crate::{GateError, GateKernel, Gateway};
 
 /// `(extension id, API version)` → the endpoint ids served there.
@@ -28,15 +27,8 @@ pub type Mounts = BTreeMap<(String, String), Vec<String>>;
 /// What is served now.
 pub fn mounts(kernel: &GateKernel) -> Mounts {
     let mut mounts = Mounts::new();
-    for loaded in kernel.sandbox.loaded() {
+    for loaded in serving(kernel) {
         let id = loaded.id();
-        if kernel
-            .gate
-            .check(id, Capability::ApiRegisterEndpoint)
-            .is_err()
-        {
-            continue;
-        }
         for endpoint in contributed(loaded.manifest()) {
             for version in &endpoint.versions {
                 mounts

@@ -82,17 +82,6 @@ fn append(key: &str, item: Value) -> Result<(), String> {
     store(key, &Value::Array(list))
 }
 
-fn respond(status: u16, body: Value) -> HttpResponse {
-    HttpResponse {
-        status,
-        headers: vec![host::Header {
-            name: "content-type".into(),
-            value: "application/json".into(),
-        }],
-        body: body.to_string().into_bytes(),
-    }
-}
-
 fn api_version(request: &HttpRequest) -> &str {
     request
         .headers
@@ -121,16 +110,18 @@ impl Extension for Gatekeeper {
     fn handle_request(request: HttpRequest) -> Result<HttpResponse, String> {
         let endpoint = request.path.split(['/', '?']).next().unwrap_or_default();
         Ok(match (endpoint, api_version(&request)) {
-            ("limited", _) => respond(200, json!({"ok": true})),
-            ("report", "v1") => respond(200, json!({"usage": load("usage")})),
-            ("report", version) => respond(
+            ("limited", _) => HttpResponse::json(200, json!({"ok": true})),
+            ("report", "v1") => HttpResponse::json(200, json!({"usage": load("usage")})),
+            ("report", version) => HttpResponse::json(
                 200,
                 json!({
                     "api_version": version, "usage": load("usage"),
                     "versions": load("versions"), "mounts": load("mounts"),
                 }),
             ),
-            (other, _) => respond(404, json!({"error": format!("no endpoint '{other}'")})),
+            (other, _) => {
+                HttpResponse::json(404, json!({"error": format!("no endpoint '{other}'")}))
+            }
         })
     }
 }

@@ -214,17 +214,6 @@ impl Policy {
     }
 }
 
-fn respond(status: u16, body: Value) -> HttpResponse {
-    HttpResponse {
-        status,
-        headers: vec![host::Header {
-            name: "content-type".into(),
-            value: "application/json".into(),
-        }],
-        body: body.to_string().into_bytes(),
-    }
-}
-
 /// The value of `key` in a query string, percent-decoded.
 fn query_param(query: &str, key: &str) -> Option<String> {
     query.split('&').find_map(|pair| {
@@ -308,7 +297,7 @@ impl Extension for NamingPolicy {
             .split_once('?')
             .unwrap_or((request.path.as_str(), ""));
         if path.trim_matches('/') != "check" {
-            return Ok(respond(
+            return Ok(HttpResponse::json(
                 404,
                 json!({"error": "not found: use GET check?name=<name> or POST check with {\"name\": \"...\"}"}),
             ));
@@ -319,7 +308,7 @@ impl Extension for NamingPolicy {
                 .ok()
                 .and_then(|body| body.get("name")?.as_str().map(String::from)),
             _ => {
-                let mut response = respond(405, json!({"error": "use GET or POST"}));
+                let mut response = HttpResponse::json(405, json!({"error": "use GET or POST"}));
                 response.headers.push(host::Header {
                     name: "allow".into(),
                     value: "GET, POST".into(),
@@ -328,8 +317,8 @@ impl Extension for NamingPolicy {
             }
         };
         Ok(match name {
-            Some(name) => respond(200, Policy::load().verdict(&name)),
-            None => respond(
+            Some(name) => HttpResponse::json(200, Policy::load().verdict(&name)),
+            None => HttpResponse::json(
                 400,
                 json!({"error": "give the name: GET check?name=<name> or POST {\"name\": \"...\"}"}),
             ),
