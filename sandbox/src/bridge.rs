@@ -1,10 +1,12 @@
-//! Bridges from guest calls (synchronous, on blocking threads) to the
-//! kernel's asynchronous services: the event bus and durable policy changes.
+//! Bridges from guest calls (synchronous) to the kernel's asynchronous
+//! services: the event bus and durable policy changes.
 //!
 //! Guarantees: an event an extension publishes is in the durable log before
 //! the guest gets its id back (nothing acknowledged is lost); a quarantine is
 //! stored right after it took effect in the gate; a key-value `set` is
-//! durable before the guest continues.
+//! durable before the guest continues. Guest calls run on blocking threads,
+//! or on an async worker of a multi-thread runtime (a caller running a quick
+//! call inline): [`wait_for`] works on both.
 
 use magflock_kernel::Event;
 use magflock_kernel::bus::Bus;
@@ -18,8 +20,25 @@ use magflock_kernel::audit::AuditSink;
 use std::collections::HashMap;
 use std::path::Path;
 
-/// Publishes through the bus, waiting for the durable append. Must be called
-/// from a blocking thread (guest calls always are), never from async code.
+/// Runs `future` to completion from synchronous guest code. A future that
+/// is ready at once (a value the store already holds) costs nothing more;
+/// otherwise it waits: directly on a blocking thread, or on an async worker
+/// through `block_in_place`, so the worker's other tasks move to another
+/// thread meanwhile. Not for a current-thread runtime's own thread (callers
+/// never run guests there).
+pub fn wait_for<F: std::future::Future>(runtime: &Handle, future: F) -> F::Output {
+    let mut future = std::pin::pin!(future);
+    {
+        let _in_runtime = runtime.enter();
+        let mut first = std::task::Context::from_waker(std::task::Waker::noop());
+        if let std::task::Poll::Ready(output) = future.as_mut().poll(&mut first) {
+            return output;
+        }
+    }
+    tokio::task::block_in_place(|| runtime.block_on(future))
+}
+
+/// Publishes through the bus, waiting for the durable append.
 pub struct BusPublisher {
     pub bus: Arc<Bus>,
     pub runtime: Handle,
@@ -27,8 +46,7 @@ pub struct BusPublisher {
 
 impl EventPublisher for BusPublisher {
     fn publish(&self, event: Event) -> Result<(), String> {
-        self.runtime
-            .block_on(self.bus.publish(&event))
+        wait_for(&self.runtime, self.bus.publish(&event))
             .map(|_| ())
             .map_err(|e| e.to_string())
     }
@@ -61,8 +79,7 @@ impl QuarantineRecorder for PolicyRecorder {
     }
 }
 
-/// The extensions' key-value store in the control-plane database. Like
-/// [`BusPublisher`], only for blocking threads.
+/// The extensions' key-value store in the control-plane database.
 pub struct DurableKeyValue {
     pub store: Arc<dyn KeyValueStore>,
     pub runtime: Handle,
@@ -70,24 +87,16 @@ pub struct DurableKeyValue {
 
 impl KeyValue for DurableKeyValue {
     fn get(&self, extension: &str, key: &str) -> Result<Option<Vec<u8>>, String> {
-        self.runtime
-            .block_on(self.store.kv_get(extension, key))
-            .map_err(|e| e.to_string())
+        wait_for(&self.runtime, self.store.kv_get(extension, key)).map_err(|e| e.to_string())
     }
     fn set(&self, extension: &str, key: &str, value: &[u8]) -> Result<(), String> {
-        self.runtime
-            .block_on(self.store.kv_set(extension, key, value))
-            .map_err(|e| e.to_string())
+        wait_for(&self.runtime, self.store.kv_set(extension, key, value)).map_err(|e| e.to_string())
     }
     fn delete(&self, extension: &str, key: &str) -> Result<(), String> {
-        self.runtime
-            .block_on(self.store.kv_delete(extension, key))
-            .map_err(|e| e.to_string())
+        wait_for(&self.runtime, self.store.kv_delete(extension, key)).map_err(|e| e.to_string())
     }
     fn keys(&self, extension: &str, prefix: &str) -> Result<Vec<String>, String> {
-        self.runtime
-            .block_on(self.store.kv_keys(extension, prefix))
-            .map_err(|e| e.to_string())
+        wait_for(&self.runtime, self.store.kv_keys(extension, prefix)).map_err(|e| e.to_string())
     }
 }
 

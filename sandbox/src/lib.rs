@@ -32,7 +32,7 @@ mod state;
 mod stats;
 
 pub use bindings::types::{Header, HealthReport, HealthStatus, HttpRequest, HttpResponse};
-pub use bridge::{BusPublisher, DurableKeyValue, PolicyRecorder, durable_services};
+pub use bridge::{BusPublisher, DurableKeyValue, PolicyRecorder, durable_services, wait_for};
 pub use delivery::{EventDelivery, Round, subscriber_id};
 pub use error::{SandboxError, Stop};
 pub use extension::{CallMode, LoadedExtension};

@@ -145,11 +145,43 @@ impl StatsSnapshot {
         }
         None
     }
+
+    /// Whether calls have been quick: some calls, none stopped by the kernel,
+    /// and at most 1 in 100 took longer than [`QUICK_CALL_US`]. Callers may
+    /// run a quick extension on an async worker thread instead of handing the
+    /// call to a blocking thread; a slow or stopped call makes it not quick.
+    pub fn is_quick(&self) -> bool {
+        let slow: u64 = self
+            .buckets
+            .iter()
+            .zip(LATENCY_BUCKETS_US)
+            .filter(|(_, bound)| *bound > QUICK_CALL_US)
+            .map(|(count, _)| count)
+            .sum();
+        self.calls > 0 && self.stopped == 0 && slow * 100 <= self.calls
+    }
 }
+
+/// The longest call (µs) that still counts as quick (see [`StatsSnapshot::is_quick`]).
+pub const QUICK_CALL_US: u64 = 1_000;
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn quick_means_no_stop_and_at_most_one_slow_call_in_a_hundred() {
+        let stats = CallStats::default();
+        assert!(!stats.snapshot().is_quick(), "no calls yet");
+        stats.record(Ending::Ok, 10, Duration::from_millis(3), 1 << 20);
+        assert!(!stats.snapshot().is_quick(), "the only call was slow");
+        for _ in 0..99 {
+            stats.record(Ending::Ok, 10, Duration::from_micros(40), 1 << 20);
+        }
+        assert!(stats.snapshot().is_quick(), "1 slow call in 100");
+        stats.record(Ending::Stopped, 10, Duration::from_micros(40), 1 << 20);
+        assert!(!stats.snapshot().is_quick(), "a stop is never quick");
+    }
 
     #[test]
     fn quantiles_and_rates_come_from_the_interval() {

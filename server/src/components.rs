@@ -106,7 +106,8 @@ pub fn magds_adapter(
 ) -> MagDsAdapter {
     let runtime = Handle::current();
     let binding = move |extension: &str| -> Option<String> {
-        let installation = runtime.block_on(store.installation(extension)).ok()??;
+        let installation =
+            magflock_sandbox::wait_for(&runtime, store.installation(extension)).ok()??;
         let config: Value = serde_json::from_str(&installation.config).ok()?;
         config["project"].as_str().map(str::to_string)
     };

@@ -247,6 +247,70 @@ async fn projects_and_keys_over_the_api_by_role() {
     let (status, _) = send(owner.get(server.gw("/v1/projects/sales_eu"))).await;
     assert_eq!(status, 404);
 
+    // Personal access tokens: made in the session, act with the user's role.
+    let (status, made) = send(
+        owner
+            .post(server.gw("/v1/tokens"))
+            .json(&json!({"name": "laptop", "days": 7})),
+    )
+    .await;
+    assert_eq!(status, 201, "{made}");
+    let token = made["token"].as_str().unwrap().to_string();
+    let (status, _) = send(
+        auditor
+            .post(server.gw("/v1/tokens"))
+            .json(&json!({"name": "ro"})),
+    )
+    .await;
+    assert_eq!(status, 201, "every role may make its own token");
+    let by_token = |request: reqwest::RequestBuilder| request.bearer_auth(&token);
+    let (status, me) = send(by_token(nobody.get(server.gw("/v1/whoami")))).await;
+    assert_eq!(
+        (status, &me["kind"], &me["role"]),
+        (200, &json!("personal_token"), &json!("owner")),
+        "{me}"
+    );
+    let (status, _) = send(by_token(
+        nobody
+            .post(server.gw("/v1/projects"))
+            .json(&json!({"name": "by_token"})),
+    ))
+    .await;
+    assert_eq!(status, 201, "the owner's token creates projects");
+    let (status, refused) = send(by_token(
+        nobody
+            .post(server.gw("/v1/tokens"))
+            .json(&json!({"name": "more"})),
+    ))
+    .await;
+    assert_eq!(
+        (status, &refused["error"]),
+        (403, &json!("forbidden")),
+        "a token cannot make tokens: {refused}"
+    );
+    let (_, listed) = send(by_token(nobody.get(server.gw("/v1/tokens")))).await;
+    assert_eq!(
+        listed["tokens"].as_array().unwrap().len(),
+        2,
+        "the owner sees every token: {listed}"
+    );
+    assert!(!listed.to_string().contains(&token));
+    let (_, projects_seen) = send(by_token(
+        nobody.get(server.gw("/v1/projects/by_token/keys")),
+    ))
+    .await;
+    assert_eq!(
+        projects_seen["keys"],
+        json!([]),
+        "personal tokens are not project keys"
+    );
+    let (status, _) =
+        send(owner.delete(server.gw(&format!("/v1/tokens/{}", made["id"].as_str().unwrap()))))
+            .await;
+    assert_eq!(status, 200);
+    let (status, gone) = send(by_token(nobody.get(server.gw("/v1/whoami")))).await;
+    assert_eq!((status, &gone["error"]), (401, &json!("revoked_api_key")));
+
     // Every change is in the audit log under the owner's name, without secrets.
     for action in [
         "project.created",

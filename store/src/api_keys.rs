@@ -1,5 +1,7 @@
-//! Project API keys, as rows. The gateway (`magflock-maggate`) makes the keys,
-//! hashes them and decides what they may do; this module only stores them.
+//! Project API keys and personal access tokens, as rows. The gateway
+//! (`magflock-maggate`) makes them, hashes them and decides what they may do;
+//! this module only stores them. A personal token acts for a user
+//! (`user_id`, `project` empty) and may expire.
 //!
 //! Guarantees: only a key's SHA-256 (hex) is ever stored, never the key; a key
 //! id and a key hash are each stored once (a second add is a `Conflict`);
@@ -25,16 +27,23 @@ pub struct ApiKeyRow {
     pub created_at: i64,
     pub last_used_at: Option<i64>,
     pub revoked_at: Option<i64>,
+    /// Set for a personal access token: the user it acts for.
+    pub user_id: Option<String>,
+    /// When a personal token stops working (milliseconds).
+    pub expires_at: Option<i64>,
 }
 
 impl ApiKeyRow {
     pub fn is_revoked(&self) -> bool {
         self.revoked_at.is_some()
     }
+
+    pub fn is_expired(&self, now: i64) -> bool {
+        self.expires_at.is_some_and(|at| at <= now)
+    }
 }
 
-const COLUMNS: &str =
-    "id, project, name, prefix, key_hash, created_by, created_at, last_used_at, revoked_at";
+const COLUMNS: &str = "id, project, name, prefix, key_hash, created_by, created_at, last_used_at, revoked_at, user_id, expires_at";
 
 fn from_row(row: &AnyRow) -> Result<ApiKeyRow> {
     Ok(ApiKeyRow {
@@ -47,12 +56,14 @@ fn from_row(row: &AnyRow) -> Result<ApiKeyRow> {
         created_at: row.try_get("created_at")?,
         last_used_at: row.try_get("last_used_at")?,
         revoked_at: row.try_get("revoked_at")?,
+        user_id: row.try_get("user_id")?,
+        expires_at: row.try_get("expires_at")?,
     })
 }
 
 pub(crate) async fn add(pool: &AnyPool, key: &ApiKeyRow) -> Result<ApiKeyRow> {
     sqlx::query(&format!(
-        "INSERT INTO api_keys ({COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)"
+        "INSERT INTO api_keys ({COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)"
     ))
     .bind(&key.id)
     .bind(&key.project)
@@ -63,6 +74,8 @@ pub(crate) async fn add(pool: &AnyPool, key: &ApiKeyRow) -> Result<ApiKeyRow> {
     .bind(key.created_at)
     .bind(key.last_used_at)
     .bind(key.revoked_at)
+    .bind(&key.user_id)
+    .bind(key.expires_at)
     .execute(pool)
     .await
     .map_err(|e| match StoreError::from(e) {
@@ -95,14 +108,33 @@ pub(crate) async fn list(pool: &AnyPool, project: Option<&str>) -> Result<Vec<Ap
             .fetch_all(pool)
             .await?
         }
-        None => {
-            sqlx::query(&format!(
-                "SELECT {COLUMNS} FROM api_keys ORDER BY project, created_at, id"
+        None => sqlx::query(&format!(
+            "SELECT {COLUMNS} FROM api_keys WHERE user_id IS NULL ORDER BY project, created_at, id"
+        ))
+        .fetch_all(pool)
+        .await?,
+    };
+    rows.iter().map(from_row).collect()
+}
+
+/// The personal tokens of `user_id` (or of everyone), oldest first.
+pub(crate) async fn personal(pool: &AnyPool, user_id: Option<&str>) -> Result<Vec<ApiKeyRow>> {
+    let rows =
+        match user_id {
+            Some(user_id) => {
+                sqlx::query(&format!(
+                    "SELECT {COLUMNS} FROM api_keys WHERE user_id = $1 ORDER BY created_at, id"
+                ))
+                .bind(user_id)
+                .fetch_all(pool)
+                .await?
+            }
+            None => sqlx::query(&format!(
+                "SELECT {COLUMNS} FROM api_keys WHERE user_id IS NOT NULL ORDER BY created_at, id"
             ))
             .fetch_all(pool)
-            .await?
-        }
-    };
+            .await?,
+        };
     rows.iter().map(from_row).collect()
 }
 

@@ -20,6 +20,8 @@ pub struct SqlStore {
     /// Serialises audit appends within this process (the chain needs the previous
     /// hash); PostgreSQL additionally takes an advisory lock for other processes.
     pub(crate) audit_lock: tokio::sync::Mutex<()>,
+    /// Extension key-value reads reused for a moment (see `extension_kv`).
+    pub(crate) kv_reuse: crate::extension_kv::KvReuse,
 }
 
 impl SqlStore {
@@ -30,6 +32,7 @@ impl SqlStore {
             pool,
             engine,
             audit_lock: tokio::sync::Mutex::new(()),
+            kv_reuse: Default::default(),
         })
     }
 
@@ -131,6 +134,9 @@ impl Store for SqlStore {
     }
     async fn api_keys(&self, project: Option<&str>) -> Result<Vec<ApiKeyRow>> {
         api_keys::list(&self.pool, project).await
+    }
+    async fn personal_tokens(&self, user_id: Option<&str>) -> Result<Vec<ApiKeyRow>> {
+        api_keys::personal(&self.pool, user_id).await
     }
     async fn api_key_revoke(&self, id: &str, at: Millis) -> Result<bool> {
         api_keys::revoke(&self.pool, id, at).await

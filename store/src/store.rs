@@ -70,8 +70,10 @@ pub trait Store: Send + Sync + 'static {
     async fn api_key_add(&self, key: &ApiKeyRow) -> Result<ApiKeyRow>;
     /// The key with this SHA-256 (hex), revoked or not.
     async fn api_key_by_hash(&self, key_hash: &str) -> Result<Option<ApiKeyRow>>;
-    /// Keys of one project (or all), oldest first.
+    /// Keys of one project (or all), oldest first; never personal tokens.
     async fn api_keys(&self, project: Option<&str>) -> Result<Vec<ApiKeyRow>>;
+    /// Personal access tokens of one user (or all), oldest first.
+    async fn personal_tokens(&self, user_id: Option<&str>) -> Result<Vec<ApiKeyRow>>;
     /// Revokes a key at `at`; `false` if it was unknown or already revoked.
     async fn api_key_revoke(&self, id: &str, at: Millis) -> Result<bool>;
     /// Records that the key was used at `at`.

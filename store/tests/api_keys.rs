@@ -12,6 +12,7 @@ on_both_engines!(
     a_key_id_or_hash_is_stored_once,
     revoking_is_idempotent_and_keeps_the_row,
     touching_records_the_last_use,
+    personal_tokens_are_listed_apart_from_project_keys,
 );
 
 fn key(id: &str, project: &str, hash: &str, at: i64) -> ApiKeyRow {
@@ -25,7 +26,40 @@ fn key(id: &str, project: &str, hash: &str, at: i64) -> ApiKeyRow {
         created_at: at,
         last_used_at: None,
         revoked_at: None,
+        user_id: None,
+        expires_at: None,
     }
+}
+
+async fn personal_tokens_are_listed_apart_from_project_keys(db: &TestDb) {
+    let project_key = key("k1", "p1", &"a".repeat(64), 1);
+    let token = |id: &str, user: &str, hash: char, at: i64| ApiKeyRow {
+        project: String::new(),
+        user_id: Some(user.into()),
+        expires_at: Some(1_000 + at),
+        ..key(id, "", &hash.to_string().repeat(64), at)
+    };
+    let (t1, t2) = (token("t1", "u-1", 'b', 2), token("t2", "u-2", 'c', 3));
+    for row in [&project_key, &t2, &t1] {
+        db.store.api_key_add(row).await.unwrap();
+    }
+    assert_eq!(db.store.api_keys(None).await.unwrap(), vec![project_key]);
+    assert_eq!(
+        db.store.personal_tokens(Some("u-1")).await.unwrap(),
+        vec![t1.clone()]
+    );
+    assert_eq!(
+        db.store.personal_tokens(None).await.unwrap(),
+        vec![t1.clone(), t2]
+    );
+    let found = db
+        .store
+        .api_key_by_hash(&"b".repeat(64))
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(found.user_id.as_deref(), Some("u-1"));
+    assert!(!found.is_expired(1_001) && found.is_expired(1_002));
 }
 
 async fn keys_are_stored_found_by_hash_and_listed_per_project(db: &TestDb) {

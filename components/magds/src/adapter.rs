@@ -58,14 +58,19 @@ impl MagDsAdapter {
         }
     }
 
+    /// Runs `future` from a guest call: on a blocking thread or, through
+    /// `block_in_place`, on an async worker running a quick call inline.
+    fn wait<F: std::future::Future>(&self, future: F) -> F::Output {
+        tokio::task::block_in_place(|| self.runtime.block_on(future))
+    }
+
     /// One runner per project database, shared by every extension.
     fn runner(&self, project: &str) -> Result<Arc<QueryRunner>, String> {
         if let Some(runner) = self.runners.lock().expect("runners").get(project) {
             return Ok(runner.clone());
         }
         let url = self
-            .runtime
-            .block_on(self.magds.database_url(project))
+            .wait(self.magds.database_url(project))
             .map_err(|e| e.to_string())?;
         let sink: Arc<dyn QueryEventSink> = Arc::new(Publish {
             events: self.events.clone(),
@@ -73,8 +78,7 @@ impl MagDsAdapter {
             project: project.to_string(),
         });
         let runner = self
-            .runtime
-            .block_on(QueryRunner::connect(&url))
+            .wait(QueryRunner::connect(&url))
             .map_err(|e| e.to_string())?
             .with_event_sink(sink);
         let runner = Arc::new(runner);
@@ -105,8 +109,7 @@ impl MagDsAdapter {
             .filter(|c| *c == call.capability)
             .collect();
         let result = self
-            .runtime
-            .block_on(runner.run(&call.extension, &granted, sql, &params))
+            .wait(runner.run(&call.extension, &granted, sql, &params))
             .map_err(|e| e.to_string())?;
         Ok(match call.operation.as_str() {
             "query" => result.rows_json(),
@@ -127,15 +130,13 @@ impl Adapter for MagDsAdapter {
             "query" | "execute" | "apply_ddl" => self.run_sql(call, &args),
             "create_database" => {
                 let name = args["name"].as_str().ok_or("the call carries no name")?;
-                self.runtime
-                    .block_on(self.magds.create_project(name, &call.extension, Vec::new()))
+                self.wait(self.magds.create_project(name, &call.extension, Vec::new()))
                     .map(|_| String::new())
                     .map_err(|e| e.to_string())
             }
             "drop_database" => {
                 let name = args["name"].as_str().ok_or("the call carries no name")?;
-                self.runtime
-                    .block_on(self.magds.drop_project(name))
+                self.wait(self.magds.drop_project(name))
                     .map(|_| String::new())
                     .map_err(|e| e.to_string())
             }

@@ -9,8 +9,10 @@
 //! policy gate decides per call); otherwise the answer is 404, so a revoked
 //! grant takes effect at the next request. The body is read up to
 //! [`crate::GateConfig::max_body_bytes`] (more is a 413 before any guest code
-//! runs); the guest runs on a blocking thread under its budgets, and the
-//! gateway stops waiting one second after the guest's own deadline (504).
+//! runs); the guest runs under its budgets, on the async thread while its
+//! calls have been quick (see `GateKernel`), otherwise on a blocking thread,
+//! where the gateway stops waiting one second after the guest's own deadline
+//! (504; inline, the guest's own deadline stops it).
 //! The guest sees the method, the path below its mount point with the query
 //! string, the API version served in `x-magflock-api-version` (a client
 //! cannot set it), the request headers except credentials (`authorization`,
@@ -28,6 +30,7 @@ use magflock_sandbox::{Header, HttpRequest, HttpResponse, LoadedExtension};
 use std::sync::Arc;
 use std::time::Duration;
 
+use crate::kernel::runs_inline;
 use crate::pipeline::MatchedRoute;
 use crate::{GateError, GateKernel, Gateway};
 
@@ -151,6 +154,9 @@ async fn call_guest(
     request: HttpRequest,
 ) -> Result<HttpResponse, GateError> {
     let extension = loaded.id().to_string();
+    if runs_inline(&loaded) {
+        return loaded.handle_request(&request).map_err(GateError::from);
+    }
     let wait = Duration::from_millis(loaded.manifest().budgets.deadline_ms) + GRACE;
     let call = tokio::task::spawn_blocking(move || loaded.handle_request(&request));
     match tokio::time::timeout(wait, call).await {

@@ -30,6 +30,8 @@ pub enum GateError {
     UnknownKey,
     #[error("API key {prefix}… was revoked")]
     RevokedKey { prefix: String },
+    #[error("API key {prefix}… has expired; make a new one")]
+    ExpiredKey { prefix: String },
     #[error("rate limit exceeded{}; retry in {retry_after_s} s", reason.as_deref().map(|r| format!(": {r}")).unwrap_or_default())]
     RateLimited {
         retry_after_s: u64,
@@ -68,7 +70,8 @@ impl GateError {
             GateError::MissingKey
             | GateError::MalformedKey
             | GateError::UnknownKey
-            | GateError::RevokedKey { .. } => StatusCode::UNAUTHORIZED,
+            | GateError::RevokedKey { .. }
+            | GateError::ExpiredKey { .. } => StatusCode::UNAUTHORIZED,
             GateError::RateLimited { .. } => StatusCode::TOO_MANY_REQUESTS,
             GateError::Denied { .. } | GateError::Forbidden(_) => StatusCode::FORBIDDEN,
             GateError::Conflict(_) => StatusCode::CONFLICT,
@@ -89,6 +92,7 @@ impl GateError {
             GateError::MalformedKey => "malformed_api_key",
             GateError::UnknownKey => "unknown_api_key",
             GateError::RevokedKey { .. } => "revoked_api_key",
+            GateError::ExpiredKey { .. } => "expired_api_key",
             GateError::RateLimited { .. } => "rate_limited",
             GateError::Denied { .. } => "denied",
             GateError::Forbidden(_) => "forbidden",
@@ -134,7 +138,8 @@ impl IntoResponse for GateError {
             GateError::MissingKey
             | GateError::MalformedKey
             | GateError::UnknownKey
-            | GateError::RevokedKey { .. } => {
+            | GateError::RevokedKey { .. }
+            | GateError::ExpiredKey { .. } => {
                 headers.insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer"));
             }
             _ => {}

@@ -235,6 +235,7 @@ mod tests {
         Caller {
             principal: None,
             admin: None,
+            token_id: None,
             client_id: "ip:127.0.0.1".into(),
         }
     }

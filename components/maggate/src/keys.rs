@@ -7,12 +7,19 @@
 //! `Authorization: Bearer mf_…` of a known, unrevoked key and records its use
 //! (`last_used_at`, at most once per [`TOUCH_EVERY`] per key, so a busy key does
 //! not write on every request); anything else is a 401 naming the problem.
+//! A key found in the store is remembered (by hash) for at most
+//! [`REMEMBER_FOR`], so a busy key is not looked up on every request; a revoke
+//! through [`ApiKeys::revoke`] forgets it at once, so the very next request
+//! is refused (a revoke written by another process takes effect within
+//! [`REMEMBER_FOR`]).
 
 use base64::Engine as _;
 use magflock_store::{ApiKeyRow, Store};
 use rand::RngCore;
 use sha2::{Digest, Sha256};
-use std::sync::Arc;
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
 
 use crate::GateError;
 
@@ -22,6 +29,21 @@ pub const KEY_PREFIX: &str = "mf_";
 pub const SHOWN_PREFIX_LEN: usize = 8;
 /// `last_used_at` is rewritten at most this often per key (milliseconds).
 pub const TOUCH_EVERY: i64 = 60_000;
+/// How long a key read from the store is trusted without reading it again.
+pub const REMEMBER_FOR: Duration = Duration::from_secs(5);
+
+/// What a presented key turned out to be.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Holder {
+    /// A project API key.
+    Project(Principal),
+    /// A personal access token: it acts as this MagUI user, with the user's
+    /// role at the time of each request.
+    User {
+        admin: crate::AdminCaller,
+        token_id: String,
+    },
+}
 
 /// Who is calling: the key, never its secret.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -102,11 +124,37 @@ fn principal(row: &ApiKeyRow) -> Principal {
 #[derive(Clone)]
 pub struct ApiKeys {
     store: Arc<dyn Store>,
+    /// Keys read from the store lately, by hash, with when they were read.
+    remembered: Arc<Mutex<HashMap<String, (ApiKeyRow, Instant)>>>,
 }
 
 impl ApiKeys {
     pub fn new(store: Arc<dyn Store>) -> ApiKeys {
-        ApiKeys { store }
+        ApiKeys {
+            store,
+            remembered: Arc::default(),
+        }
+    }
+
+    fn remembered(&self) -> std::sync::MutexGuard<'_, HashMap<String, (ApiKeyRow, Instant)>> {
+        self.remembered.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// The key with this hash: remembered, or read from the store.
+    async fn find(&self, hash: String) -> Result<Option<ApiKeyRow>, GateError> {
+        if let Some((row, read_at)) = self.remembered().get(&hash)
+            && read_at.elapsed() < REMEMBER_FOR
+        {
+            return Ok(Some(row.clone()));
+        }
+        let found = self.store.api_key_by_hash(&hash).await?;
+        let mut remembered = self.remembered();
+        remembered.retain(|_, (_, read_at)| read_at.elapsed() < REMEMBER_FOR);
+        match &found {
+            Some(row) => remembered.insert(hash, (row.clone(), Instant::now())),
+            None => remembered.remove(&hash),
+        };
+        Ok(found)
     }
 
     /// Makes a key for `project`; the plaintext is in the result only.
@@ -132,6 +180,8 @@ impl ApiKeys {
             created_at: magflock_store::now_millis(),
             last_used_at: None,
             revoked_at: None,
+            user_id: None,
+            expires_at: None,
         };
         let record = self.store.api_key_add(&row).await?;
         tracing::info!(project, prefix = record.prefix, "API key issued");
@@ -144,6 +194,7 @@ impl ApiKeys {
             .store
             .api_key_revoke(id, magflock_store::now_millis())
             .await?;
+        self.remembered().retain(|_, (row, _)| row.id != id);
         if revoked {
             tracing::info!(key_id = id, "API key revoked");
         }
@@ -155,19 +206,84 @@ impl ApiKeys {
         Ok(self.store.api_keys(project).await?)
     }
 
-    /// Checks an `Authorization` header value (`None`: no header).
+    /// Checks an `Authorization` header value (`None`: no header) holding a
+    /// project key; a personal token is refused here (401).
     pub async fn authenticate(&self, header: Option<&str>) -> Result<Principal, GateError> {
+        match self.authenticate_any(header).await? {
+            Holder::Project(principal) => Ok(principal),
+            Holder::User { .. } => Err(GateError::UnknownKey),
+        }
+    }
+
+    /// Checks an `Authorization` header value (`None`: no header): a project
+    /// key, or a personal token of an active user (expired, revoked or a
+    /// disabled user's token: 401).
+    pub async fn authenticate_any(&self, header: Option<&str>) -> Result<Holder, GateError> {
         let key = bearer_key(header.ok_or(GateError::MissingKey)?)?;
         let row = self
-            .store
-            .api_key_by_hash(&hash_key(key))
+            .find(hash_key(key))
             .await?
             .ok_or(GateError::UnknownKey)?;
         if row.is_revoked() {
             return Err(GateError::RevokedKey { prefix: row.prefix });
         }
+        if row.is_expired(magflock_store::now_millis()) {
+            return Err(GateError::ExpiredKey { prefix: row.prefix });
+        }
+        let holder = match &row.user_id {
+            None => Holder::Project(principal(&row)),
+            Some(user_id) => match self.store.user_by_id(user_id).await? {
+                Some(user) if user.is_active() => Holder::User {
+                    admin: crate::AdminCaller {
+                        user_id: user.id,
+                        email: user.email,
+                        role: user.role,
+                    },
+                    token_id: row.id.clone(),
+                },
+                _ => return Err(GateError::RevokedKey { prefix: row.prefix }),
+            },
+        };
         self.touch(&row).await;
-        Ok(principal(&row))
+        Ok(holder)
+    }
+
+    /// Makes a personal access token for `user_id`, valid for `days` days;
+    /// the plaintext is in the result only.
+    pub async fn issue_token(
+        &self,
+        user_id: &str,
+        name: &str,
+        days: u32,
+    ) -> Result<IssuedKey, GateError> {
+        if name.trim().is_empty() || !(1..=366).contains(&days) {
+            return Err(GateError::BadRequest(
+                "a token needs a name and a lifetime of 1 to 366 days".into(),
+            ));
+        }
+        let plaintext = generate_key();
+        let now = magflock_store::now_millis();
+        let row = ApiKeyRow {
+            id: uuid::Uuid::now_v7().to_string(),
+            project: String::new(),
+            name: name.to_string(),
+            prefix: shown_prefix(&plaintext),
+            key_hash: hash_key(&plaintext),
+            created_by: Some(user_id.to_string()),
+            created_at: now,
+            last_used_at: None,
+            revoked_at: None,
+            user_id: Some(user_id.to_string()),
+            expires_at: Some(now + i64::from(days) * 86_400_000),
+        };
+        let record = self.store.api_key_add(&row).await?;
+        tracing::info!(prefix = record.prefix, "personal access token issued");
+        Ok(IssuedKey { plaintext, record })
+    }
+
+    /// Personal tokens of one user (or everyone's), without secrets.
+    pub async fn tokens(&self, user_id: Option<&str>) -> Result<Vec<ApiKeyRow>, GateError> {
+        Ok(self.store.personal_tokens(user_id).await?)
     }
 
     /// Records the use; a failure is logged, never fatal to the request.
@@ -178,6 +294,10 @@ impl ApiKeys {
         }
         if let Err(e) = self.store.api_key_touch(&row.id, now).await {
             tracing::warn!(prefix = row.prefix, "cannot record an API key's use: {e}");
+            return;
+        }
+        if let Some((remembered, _)) = self.remembered().get_mut(&row.key_hash) {
+            remembered.last_used_at = Some(now);
         }
     }
 }
@@ -228,6 +348,8 @@ mod tests {
                 created_at: 0,
                 last_used_at: None,
                 revoked_at: None,
+                user_id: None,
+                expires_at: None,
             },
         };
         assert!(!format!("{issued:?}").contains("SECRETSECRET"));

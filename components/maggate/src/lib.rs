@@ -7,6 +7,8 @@
 //!   authenticates; every platform route checks the role it needs.
 //! * Projects ([`projects`], when MagDS is attached): list, create, delete,
 //!   health and API keys of projects, every change audited.
+//! * Personal access tokens ([`tokens`]) for the admin API and `mag`: they
+//!   act as their user with the user's current role.
 //! * Rate limits ([`limit`]) per key, or per peer address without one; an
 //!   extension's `rate_limit_strategy` can only make them stricter.
 //! * Extension endpoints ([`endpoints`]) under `/ext/<publisher>/<name>/…`
@@ -38,13 +40,14 @@ pub mod limit;
 pub mod openapi;
 pub mod pipeline;
 pub mod projects;
+pub mod tokens;
 pub mod usage;
 pub mod versions;
 
 pub use admin::{AdminCaller, AdminSessions};
 pub use error::{ErrorCode, GateError};
 pub use kernel::GateKernel;
-pub use keys::{ApiKeys, IssuedKey, Principal};
+pub use keys::{ApiKeys, Holder, IssuedKey, Principal};
 pub use limit::Quota;
 pub use usage::RouteUsage;
 
@@ -219,7 +222,8 @@ impl Gateway {
             .route(
                 "/{version}/ext/{publisher}/{name}/{*path}",
                 any(endpoints::serve),
-            );
+            )
+            .merge(tokens::routes());
         if self.magds().is_some() {
             routes = routes.merge(projects::routes());
         }
@@ -278,6 +282,11 @@ async fn whoami(
     let tagged_by = headers
         .get(filters::TAGGED_BY_HEADER)
         .and_then(|v| v.to_str().ok());
+    let kind = if caller.token_id.is_some() {
+        "personal_token"
+    } else {
+        "session"
+    };
     match (caller.principal, caller.admin) {
         (Some(key), _) => Ok(Json(json!({
             "kind": "api_key",
@@ -288,7 +297,7 @@ async fn whoami(
             "tagged_by": tagged_by,
         }))),
         (None, Some(admin)) => Ok(Json(json!({
-            "kind": "session",
+            "kind": kind,
             "user_id": admin.user_id,
             "email": admin.email,
             "role": admin.role.as_str(),

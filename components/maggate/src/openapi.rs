@@ -47,8 +47,10 @@ fn project_operation(
     let mut op = operation(summary, "projects", operation_id);
     op["description"] = json!(format!("Allowed: {who}."));
     op["responses"][ok] = json!({"description": description});
-    if ok != "200" {
-        op["responses"].as_object_mut().map(|r| r.remove("200"));
+    if let Some(responses) = op["responses"].as_object_mut()
+        && ok != "200"
+    {
+        responses.remove("200");
     }
     op
 }
@@ -92,6 +94,22 @@ fn platform_paths() -> Map<String, Value> {
     );
     whoami["responses"]["200"] = json!({"description": "the key's id, project, name and prefix"});
     paths.insert("/v1/whoami".into(), json!({"get": whoami}));
+    let mut issue = operation(
+        "Make a personal access token (body: name, days); shown once",
+        "tokens",
+        "tokens_issue",
+    );
+    issue["description"] = json!("Allowed: a signed-in MagUI session (not a token).");
+    paths.insert("/v1/tokens".into(), json!({
+        "get": operation("Your personal access tokens (an owner: everyone's)", "tokens", "tokens_list"),
+        "post": issue,
+    }));
+    paths.insert(
+        "/v1/tokens/{id}".into(),
+        json!({
+            "delete": operation("Revoke a personal access token", "tokens", "tokens_revoke"),
+        }),
+    );
     paths
 }
 
@@ -150,7 +168,7 @@ pub fn document(kernel: &GateKernel, with_projects: bool) -> Value {
         "paths": paths,
         "components": {
             "securitySchemes": {
-                "apiKey": {"type": "http", "scheme": "bearer", "description": "a project API key, mf_…"},
+                "apiKey": {"type": "http", "scheme": "bearer", "description": "a project API key or a personal access token, mf_…"},
                 "session": {"type": "apiKey", "in": "cookie", "name": "magflock_session", "description": "a signed-in MagUI user (same-origin requests only)"},
             },
             "schemas": {"Error": {"type": "object", "required": ["error", "message"],

@@ -6,8 +6,9 @@
 //!   of its events), one `api.request.received` and one `api.response.sent`
 //!   (route template, status, duration_ms), plus `api.error.occurred` for a
 //!   5xx, and is counted in the usage analytics, whatever answered it.
-//! * A request presenting a key is served only if the key is valid; without a
-//!   key only public routes are served (unless the configuration does not
+//! * A request presenting a key is served only if the key is valid (a
+//!   personal token acts as its user, with the user's current role); without
+//!   a key (or a MagUI session) only public routes are served (unless the configuration does not
 //!   require keys). Failed authentications count against the peer address's
 //!   rate limit, so keys cannot be guessed at full speed.
 //! * Every request is counted against its client's quota before any filter or
@@ -32,7 +33,7 @@ use std::time::Instant;
 use crate::admin::AdminCaller;
 use crate::events::{ERROR_OCCURRED, RATE_LIMIT_EXCEEDED, REQUEST_RECEIVED, RESPONSE_SENT};
 use crate::filters::{self, ResponseView};
-use crate::keys::Principal;
+use crate::keys::{Holder, Principal};
 use crate::limit::{Quota, retry_after_secs};
 use crate::{ErrorCode, GateError, Gateway};
 
@@ -41,8 +42,11 @@ use crate::{ErrorCode, GateError, Gateway};
 pub struct Caller {
     /// The API key presented, if any.
     pub principal: Option<Principal>,
-    /// The MagUI session's user, when no key was presented.
+    /// The MagUI user: from the session when no key was presented, or from
+    /// a personal access token.
     pub admin: Option<AdminCaller>,
+    /// The personal access token's id when `admin` came from one.
+    pub token_id: Option<String>,
     /// `key:<key id>`, `user:<user id>` or `ip:<peer address>`.
     pub client_id: String,
 }
@@ -52,6 +56,7 @@ impl Caller {
         Caller {
             principal: None,
             admin: None,
+            token_id: None,
             client_id,
         }
     }
@@ -145,11 +150,18 @@ pub async fn authenticate(State(gw): State<Gateway>, mut request: Request, next:
         .get(header::AUTHORIZATION)
         .map(|v| v.to_str().unwrap_or(""));
     let caller = match header {
-        Some(_) => match gw.keys().authenticate(header).await {
-            Ok(principal) => Caller {
+        Some(_) => match gw.keys().authenticate_any(header).await {
+            Ok(Holder::Project(principal)) => Caller {
                 client_id: format!("key:{}", principal.key_id),
                 principal: Some(principal),
                 admin: None,
+                token_id: None,
+            },
+            Ok(Holder::User { admin, token_id }) => Caller {
+                client_id: format!("user:{}", admin.user_id),
+                principal: None,
+                admin: Some(admin),
+                token_id: Some(token_id),
             },
             Err(e) => {
                 let caller = Caller::anonymous(ip);
@@ -162,6 +174,7 @@ pub async fn authenticate(State(gw): State<Gateway>, mut request: Request, next:
                 client_id: format!("user:{}", admin.user_id),
                 principal: None,
                 admin: Some(admin),
+                token_id: None,
             },
             Ok(None) => Caller::anonymous(ip),
             Err(e) => return with_caller(e.into_response(), Caller::anonymous(ip)),

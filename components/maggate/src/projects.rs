@@ -52,7 +52,10 @@ fn magds(gw: &Gateway) -> Result<&Arc<MagDs>, GateError> {
 }
 
 /// The JSON body as `T`, or a 400 showing the expected `shape` and the problem.
-fn body_as<T: serde::de::DeserializeOwned>(body: &[u8], shape: &str) -> Result<T, GateError> {
+pub(crate) fn body_as<T: serde::de::DeserializeOwned>(
+    body: &[u8],
+    shape: &str,
+) -> Result<T, GateError> {
     serde_json::from_slice(body)
         .map_err(|e| GateError::BadRequest(format!("the body must be {shape}: {e}")))
 }
@@ -81,7 +84,7 @@ async fn audit(
 }
 
 /// Audits a change's outcome (success or the error) and passes it on.
-async fn audited<T>(
+pub(crate) async fn audited<T>(
     gw: &Gateway,
     admin: &AdminCaller,
     action: &str,
