@@ -21,6 +21,7 @@ pub mod hooks;
 pub mod ident;
 pub mod projects;
 pub mod query;
+mod sqlite_connections;
 
 pub use adapter::{LiveGrant, MagDsAdapter, ProjectBinding};
 pub use classify::{Class, Classified, Dialect, Refusal, allowed, classify};

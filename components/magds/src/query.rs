@@ -45,10 +45,14 @@
 //!   password is sent in an `ALTER ROLE` statement, which a server logging DDL
 //!   writes to its log.
 //!
-//!   On SQLite (no roles), a statement runs on a fresh read-only connection
-//!   when it was classified as a read or when neither `database.write` nor
-//!   `database.schema` is granted; otherwise read-write (SQLite cannot tell a
-//!   write from a schema change at this level).
+//!   On SQLite (no roles), a statement runs on a read-only connection when it
+//!   was classified as a read or when neither `database.write` nor
+//!   `database.schema` is granted; otherwise on a fresh read-write connection
+//!   (SQLite cannot tell a write from a schema change at this level). A read
+//!   the parser let through leaves nothing in its connection (`PRAGMA` and
+//!   `ATTACH` are refused), so read-only connections are kept for the next
+//!   reads while the project file is the same file (a restore or a drop is
+//!   noticed; module `sqlite_connections`).
 //! * **Values are bound, never spliced.** Parameters `$1…` (`?1…` on SQLite) are
 //!   JSON values: `null`, booleans, integers (`int8`), other numbers
 //!   (`float8`), strings (`text`; cast in SQL for other types, e.g. `$1::uuid`)
@@ -107,11 +111,12 @@ use sqlx::postgres::{
     PgArgumentBuffer, PgConnectOptions, PgPool, PgPoolOptions, PgRow, PgTypeInfo, PgTypeKind,
     PgValueFormat, PgValueRef, Postgres,
 };
-use sqlx::sqlite::{SqliteConnectOptions, SqliteConnection, SqliteRow};
+use sqlx::sqlite::{SqliteConnectOptions, SqliteConnection, SqliteQueryResult, SqliteRow};
 use sqlx::{Column, Connection, Either, Executor, Row, TypeInfo, ValueRef};
 use tokio::sync::Mutex;
 
 use crate::classify::{Class, Classified, Dialect, Refusal, allowed, classify};
+use crate::sqlite_connections::{Readers, TimedConnection};
 
 /// The event type of a successful statement.
 pub const QUERY_EXECUTED: &str = "database.query.executed";
@@ -326,9 +331,33 @@ struct Plan<'a> {
     extension: &'a str,
     granted: &'a [Capability],
     sql: &'a str,
+    /// What the parser found; `None` only in `run_unchecked`.
+    classified: Option<Classified>,
     read_only: bool,
-    statement_kind: String,
-    tables: Vec<String>,
+}
+
+impl<'a> Plan<'a> {
+    /// Read-only when the parser saw a read or the grant changes nothing.
+    fn new(
+        extension: &'a str,
+        granted: &'a [Capability],
+        sql: &'a str,
+        classified: Option<Classified>,
+    ) -> Self {
+        let read = classified.as_ref().is_some_and(|c| c.class == Class::Read);
+        Plan {
+            extension,
+            granted,
+            sql,
+            read_only: read || !may_change(granted),
+            classified,
+        }
+    }
+
+    /// A read the parser let through, which leaves nothing in a connection.
+    fn parsed_read_only(&self) -> bool {
+        self.read_only && self.classified.is_some()
+    }
 }
 
 /// Runs extensions' statements in one project database.
@@ -340,7 +369,8 @@ pub struct QueryRunner {
 
 enum Backend {
     Postgres(PgBackend),
-    Sqlite(SqliteBackend),
+    /// Boxed: SQLite's connect options are large.
+    Sqlite(Box<SqliteBackend>),
 }
 
 impl QueryRunner {
@@ -356,7 +386,7 @@ impl QueryRunner {
         let backend = if url.starts_with("postgres://") || url.starts_with("postgresql://") {
             Backend::Postgres(PgBackend::connect(url).await?)
         } else if url.starts_with("sqlite:") {
-            Backend::Sqlite(SqliteBackend::new(url)?)
+            Backend::Sqlite(Box::new(SqliteBackend::new(url)?))
         } else {
             return Err(QueryError::Connection(
                 "the URL must start with postgres:// or sqlite://".to_string(),
@@ -406,14 +436,7 @@ impl QueryRunner {
         let started = Instant::now();
         let classified = classify(sql, self.dialect()).map_err(QueryError::Refused)?;
         check_grant(&classified, granted)?;
-        let plan = Plan {
-            extension,
-            granted,
-            sql,
-            read_only: classified.class == Class::Read || !may_change(granted),
-            statement_kind: classified.statement_kind,
-            tables: classified.tables,
-        };
+        let plan = Plan::new(extension, granted, sql, Some(classified));
         self.execute(plan, params, started).await
     }
 
@@ -428,14 +451,7 @@ impl QueryRunner {
         sql: &str,
         params: &[Value],
     ) -> Result<QueryResult, QueryError> {
-        let plan = Plan {
-            extension,
-            granted,
-            sql,
-            read_only: !may_change(granted),
-            statement_kind: "UNCHECKED".to_string(),
-            tables: Vec::new(),
-        };
+        let plan = Plan::new(extension, granted, sql, None);
         self.execute(plan, params, Instant::now()).await
     }
 
@@ -455,9 +471,12 @@ impl QueryRunner {
 
     /// Closes the runner's connections.
     pub async fn close(&self) {
-        if let Backend::Postgres(pg) = &self.backend {
-            pg.gateway.close().await;
-            pg.admin.close().await;
+        match &self.backend {
+            Backend::Postgres(pg) => {
+                pg.gateway.close().await;
+                pg.admin.close().await;
+            }
+            Backend::Sqlite(lite) => lite.readers.close().await,
         }
     }
 
@@ -481,10 +500,14 @@ impl QueryRunner {
         } else {
             output.rows.len() as u64
         };
+        let (statement_kind, tables) = match plan.classified {
+            Some(classified) => (classified.statement_kind, classified.tables),
+            None => ("UNCHECKED".to_string(), Vec::new()),
+        };
         let event = QueryEvent {
             extension: plan.extension.to_string(),
-            statement_kind: plan.statement_kind,
-            tables: plan.tables,
+            statement_kind,
+            tables,
             duration_ms: started.elapsed().as_millis().try_into().unwrap_or(u64::MAX),
             rows,
         };
@@ -703,26 +726,29 @@ impl PgBackend {
         limits: &Limits,
     ) -> Result<Output, QueryError> {
         let role = self.ensure_role(plan.extension, plan.granted).await?;
-        let begin = if plan.read_only {
-            "BEGIN READ ONLY"
-        } else {
-            "BEGIN READ WRITE"
-        };
-        let mut tx = self
-            .gateway
-            .begin_with(begin)
-            .await
-            .map_err(QueryError::from_sqlx)?;
-        let setup = format!(
-            "SET LOCAL ROLE {}; SET LOCAL statement_timeout = {}",
+        // One round trip opens the transaction and takes on the extension's
+        // role and the timeout.
+        let begin = format!(
+            "BEGIN {}; SET LOCAL ROLE {}; SET LOCAL statement_timeout = {}",
+            if plan.read_only {
+                "READ ONLY"
+            } else {
+                "READ WRITE"
+            },
             quote_role(&role),
             limits.statement_timeout.as_millis().max(1)
         );
-        if let Err(e) = sqlx::raw_sql(&setup).execute(&mut *tx).await {
-            // E.g. the role was dropped behind our back: sync it next time.
-            self.synced.lock().await.remove(plan.extension);
-            return Err(QueryError::from_sqlx(e));
-        }
+        let mut tx = match self.gateway.begin_with(begin).await {
+            Ok(tx) => tx,
+            Err(e) => {
+                // E.g. the role was dropped behind our back: sync it next
+                // time. A SET that failed after the BEGIN left the
+                // transaction aborted, so the session reset on release fails
+                // and the pool closes that connection.
+                self.synced.lock().await.remove(plan.extension);
+                return Err(QueryError::from_sqlx(e));
+            }
+        };
         let mut query = sqlx::query::<Postgres>(plan.sql).persistent(false);
         for param in params {
             query = query.bind(param);
@@ -743,12 +769,10 @@ impl PgBackend {
     ) -> Result<String, QueryError> {
         let role = role_name(extension)?;
         let grant = database_grant(granted);
-        let synced = self.synced.lock().await;
-        if synced.get(extension) == Some(&grant) {
+        if self.synced.lock().await.get(extension) == Some(&grant) {
             return Ok(role);
         }
-        drop(synced);
-        self.sync_role(extension, granted).await
+        self.sync(extension, role, grant).await
     }
 
     async fn sync_role(
@@ -757,7 +781,16 @@ impl PgBackend {
         granted: &[Capability],
     ) -> Result<String, QueryError> {
         let role = role_name(extension)?;
-        let grant = database_grant(granted);
+        self.sync(extension, role, database_grant(granted)).await
+    }
+
+    /// Gives `role` exactly the privileges `grant` implies, and remembers it.
+    async fn sync(
+        &self,
+        extension: &str,
+        role: String,
+        grant: Vec<Capability>,
+    ) -> Result<String, QueryError> {
         let mut synced = self.synced.lock().await;
         create_role(&self.admin, &role, &self.gateway_role).await?;
         let mut tx = self.admin.begin().await.map_err(QueryError::from_sqlx)?;
@@ -912,10 +945,11 @@ async fn check_role_unchanged(
     tx: &mut sqlx::Transaction<'_, Postgres>,
     role: &str,
 ) -> Result<(), QueryError> {
-    let current: String = sqlx::query_scalar("SELECT current_user::text")
-        .persistent(false)
+    // The simple protocol: one round trip, no statement prepared.
+    let current: String = sqlx::raw_sql("SELECT current_user::text")
         .fetch_one(&mut **tx)
         .await
+        .and_then(|row| row.try_get(0))
         .map_err(QueryError::from_sqlx)?;
     if current == role {
         Ok(())
@@ -1137,6 +1171,7 @@ fn civil_date(unix_days: i64) -> String {
 
 struct SqliteBackend {
     options: SqliteConnectOptions,
+    readers: Readers,
 }
 
 impl SqliteBackend {
@@ -1144,7 +1179,8 @@ impl SqliteBackend {
         let options = SqliteConnectOptions::from_str(url)
             .map_err(|e| QueryError::Connection(format!("bad URL: {e}")))?
             .create_if_missing(false);
-        Ok(SqliteBackend { options })
+        let readers = Readers::new(&options);
+        Ok(SqliteBackend { options, readers })
     }
 
     async fn execute(
@@ -1154,17 +1190,21 @@ impl SqliteBackend {
         limits: &Limits,
     ) -> Result<Output, QueryError> {
         role_name(plan.extension)?;
-        let options = self.options.clone().read_only(plan.read_only);
-        let mut conn = SqliteConnection::connect_with(&options)
-            .await
-            .map_err(QueryError::from_sqlx)?;
+        let reuse = plan.parsed_read_only();
+        let mut conn = if reuse {
+            self.readers.take().await
+        } else {
+            TimedConnection::open(&self.options.clone().read_only(plan.read_only)).await
+        }
+        .map_err(QueryError::from_sqlx)?;
         let deadline = Instant::now() + limits.statement_timeout;
-        conn.lock_handle()
-            .await
-            .map_err(QueryError::from_sqlx)?
-            .set_progress_handler(1000, move || Instant::now() < deadline);
-        let result = sqlite_statement(&mut conn, plan, params, limits).await;
-        let _ = conn.close().await;
+        conn.set_deadline(deadline);
+        let result = sqlite_statement(conn.connection(), plan, params, limits).await;
+        if reuse {
+            self.readers.give_back(conn, result.is_ok()).await;
+        } else {
+            conn.close().await;
+        }
         result.map_err(|e| match e {
             QueryError::Database { .. } if Instant::now() >= deadline => QueryError::Timeout {
                 limit_ms: limits.statement_timeout.as_millis(),
@@ -1180,7 +1220,6 @@ async fn sqlite_statement(
     params: Vec<Param>,
     limits: &Limits,
 ) -> Result<Output, QueryError> {
-    let mut tx = conn.begin().await.map_err(QueryError::from_sqlx)?;
     let mut query = sqlx::query::<sqlx::Sqlite>(plan.sql).persistent(false);
     for param in params {
         query = match param {
@@ -1191,10 +1230,14 @@ async fn sqlite_statement(
             Param::Text(s) | Param::Json(s) => query.bind(s),
         };
     }
-    let output = collect(tx.fetch_many(query), limits, sqlite_row, |r| {
-        r.rows_affected()
-    })
-    .await?;
+    let affected = |r: &SqliteQueryResult| r.rows_affected();
+    if plan.read_only {
+        // A read-only connection has nothing to roll back, and SQLite reads
+        // one snapshot for the statement: no transaction needed around it.
+        return collect(conn.fetch_many(query), limits, sqlite_row, affected).await;
+    }
+    let mut tx = conn.begin().await.map_err(QueryError::from_sqlx)?;
+    let output = collect(tx.fetch_many(query), limits, sqlite_row, affected).await?;
     tx.commit().await.map_err(QueryError::from_sqlx)?;
     Ok(output)
 }

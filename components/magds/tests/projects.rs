@@ -364,6 +364,8 @@ async fn unknown_extension_profiles_are_refused() {
 async fn migrations_apply_once(ds: &MagDs, events: &Events) {
     let name = unique("mig");
     ds.create_project(&name, "alice", vec![]).await.unwrap();
+    // No ledger yet: nothing applied.
+    assert!(ds.migrations(&name).await.unwrap().is_empty());
     let sql = "CREATE TABLE items (id INTEGER PRIMARY KEY, label TEXT NOT NULL);\n\
                INSERT INTO items (id, label) VALUES (1, 'a; not a statement -- nor a comment');";
     let applied = ds.apply_migration(&name, "0001_items", sql).await.unwrap();

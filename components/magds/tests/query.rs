@@ -487,6 +487,29 @@ async fn pg_sync_role_revokes_what_is_no_longer_granted() {
 }
 
 #[tokio::test]
+async fn pg_a_role_dropped_behind_the_runners_back_is_made_again() {
+    let pg = Pg::new(Limits::default()).await;
+    let ext = pg.ext("dropped");
+    let role = role_name(&ext).unwrap();
+    let whoami = "SELECT current_user::text AS me FROM t";
+    pg.runner.run(&ext, &[READ], whoami, &[]).await.unwrap();
+    sqlx::raw_sql(&format!("DROP OWNED BY \"{role}\"; DROP ROLE \"{role}\""))
+        .execute(&pg.db)
+        .await
+        .unwrap();
+    // The statement that finds the role gone fails...
+    let err = pg.runner.run(&ext, &[READ], whoami, &[]).await.unwrap_err();
+    assert!(err.to_string().contains("does not exist"), "{err}");
+    // ...the next ones make it again, and no pooled connection was left
+    // inside the failed transaction.
+    for _ in 0..12 {
+        let rows = pg.runner.run(&ext, &[READ], whoami, &[]).await.unwrap();
+        assert_eq!(rows.rows[0]["me"], json!(role));
+    }
+    pg.finish().await;
+}
+
+#[tokio::test]
 async fn pg_admin_statements_never_run_through_execute_query() {
     let pg = Pg::new(Limits::default()).await;
     let ext = pg.ext("admin");
@@ -668,6 +691,40 @@ async fn sqlite_reads_writes_and_bound_parameters() {
         .unwrap();
     assert_eq!(updated.rows_affected, 2);
     assert_eq!(sqlite_count(&url).await, 2);
+}
+
+#[tokio::test]
+async fn sqlite_reads_follow_the_project_file_when_it_is_replaced_or_removed() {
+    let (dir, runner, _url) = sqlite(Limits::default()).await;
+    let ext = "qt-sqlite/follower";
+    let first_name = || async {
+        runner
+            .run(ext, &[READ], "SELECT name FROM t ORDER BY id", &[])
+            .await
+            .map(|r| r.rows[0]["name"].clone())
+    };
+    assert_eq!(first_name().await.unwrap(), json!("alice"));
+    // A restore renames another file over the project file.
+    let other = dir.path().join("restored.db");
+    let mut conn =
+        sqlx::SqliteConnection::connect(&format!("sqlite://{}?mode=rwc", other.display()))
+            .await
+            .unwrap();
+    sqlx::raw_sql(
+        "CREATE TABLE t (id INTEGER PRIMARY KEY, name TEXT);
+         INSERT INTO t (name) VALUES ('restored');",
+    )
+    .execute(&mut conn)
+    .await
+    .unwrap();
+    conn.close().await.unwrap();
+    let project = dir.path().join("project.db");
+    std::fs::rename(&other, &project).unwrap();
+    assert_eq!(first_name().await.unwrap(), json!("restored"));
+    // A drop removes it.
+    std::fs::remove_file(&project).unwrap();
+    assert!(first_name().await.is_err());
+    runner.close().await;
 }
 
 #[tokio::test]

@@ -1,5 +1,6 @@
 //! The database engines MagDS runs project databases on: PostgreSQL
-//! ([`postgres`]) or embedded SQLite ([`sqlite`]), behind one [`Engine`] trait.
+//! ([`postgres`]) or embedded SQLite ([`sqlite`]), behind one [`Engine`] trait;
+//! the SQL they run alike is written once, in the module `sql`.
 //!
 //! Guarantees every engine keeps:
 //! * The project registry lives in the engine, not in the control plane
@@ -15,6 +16,7 @@
 //!   refusals [`MagDsError::Database`] with its message.
 
 pub mod postgres;
+mod sql;
 pub mod sqlite;
 
 use std::path::Path;
@@ -126,60 +128,6 @@ pub(crate) fn now_ms() -> i64 {
         .duration_since(std::time::UNIX_EPOCH)
         .map(|d| d.as_millis() as i64)
         .unwrap_or_default()
-}
-
-/// The registry table, the same on both engines.
-pub(crate) const REGISTRY_DDL: &str = "CREATE TABLE IF NOT EXISTS magds_projects (\
-     id TEXT PRIMARY KEY, \
-     name TEXT NOT NULL UNIQUE, \
-     database TEXT NOT NULL UNIQUE, \
-     owner TEXT NOT NULL, \
-     extensions TEXT NOT NULL, \
-     created_at_ms BIGINT NOT NULL)";
-
-/// The migration ledger in every project database.
-pub(crate) const MIGRATIONS_DDL: &str = "CREATE TABLE IF NOT EXISTS _magds_migrations (\
-     name TEXT PRIMARY KEY, \
-     applied_at_ms BIGINT NOT NULL, \
-     duration_ms BIGINT NOT NULL)";
-
-pub(crate) const PROJECT_COLUMNS: &str = "id, name, database, owner, extensions, created_at_ms";
-
-/// Builds a [`Project`] from a registry row.
-pub(crate) fn project_from_row<R>(row: &R) -> Result<Project, sqlx::Error>
-where
-    R: sqlx::Row,
-    for<'a> &'a str: sqlx::ColumnIndex<R>,
-    String: for<'r> sqlx::Decode<'r, R::Database> + sqlx::Type<R::Database>,
-    i64: for<'r> sqlx::Decode<'r, R::Database> + sqlx::Type<R::Database>,
-{
-    let extensions: String = row.try_get("extensions")?;
-    Ok(Project {
-        id: row.try_get("id")?,
-        name: row.try_get("name")?,
-        database: row.try_get("database")?,
-        owner: row.try_get("owner")?,
-        extensions: serde_json::from_str(&extensions).map_err(|e| sqlx::Error::ColumnDecode {
-            index: "extensions".into(),
-            source: Box::new(e),
-        })?,
-        created_at_ms: row.try_get("created_at_ms")?,
-    })
-}
-
-/// Builds a [`Migration`] from a ledger row.
-pub(crate) fn migration_from_row<R>(row: &R) -> Result<Migration, sqlx::Error>
-where
-    R: sqlx::Row,
-    for<'a> &'a str: sqlx::ColumnIndex<R>,
-    String: for<'r> sqlx::Decode<'r, R::Database> + sqlx::Type<R::Database>,
-    i64: for<'r> sqlx::Decode<'r, R::Database> + sqlx::Type<R::Database>,
-{
-    Ok(Migration {
-        name: row.try_get("name")?,
-        applied_at_ms: row.try_get("applied_at_ms")?,
-        duration_ms: row.try_get("duration_ms")?,
-    })
 }
 
 /// Renames `from` to `to` (same folder), so `to` appears complete or not at all.

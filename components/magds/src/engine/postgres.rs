@@ -22,21 +22,25 @@
 
 use std::path::{Path, PathBuf};
 use std::str::FromStr;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use async_trait::async_trait;
-use sqlx::postgres::{PgConnectOptions, PgConnection, PgPool, PgPoolOptions};
+use sqlx::postgres::{PgConnectOptions, PgConnection, PgPool, PgPoolOptions, Postgres};
 use sqlx::{Connection, Executor, Row};
 use tokio::process::Command;
 
-use super::{
-    Engine, EngineKind, Health, MIGRATIONS_DDL, Migration, PROJECT_COLUMNS, Project, REGISTRY_DDL,
-    migration_from_row, now_ms, project_from_row, publish_file,
-};
+use super::sql::EngineSql;
+use super::{Engine, EngineKind, Health, Migration, Project, publish_file};
 use crate::error::{MagDsError, from_sqlx};
 use crate::ident::quote;
 
 const ENGINE: &str = "postgres";
+
+const SQL: EngineSql<Postgres> = EngineSql::new(
+    ENGINE,
+    "SELECT count(*) FROM pg_class WHERE oid = to_regclass('_magds_migrations')",
+    Some("LOCK TABLE _magds_migrations IN SHARE ROW EXCLUSIVE MODE"),
+);
 
 pub struct PostgresEngine {
     admin: PgPool,
@@ -60,10 +64,7 @@ impl PostgresEngine {
             .connect_with(options.clone())
             .await
             .map_err(|e| unavailable(&target, e))?;
-        sqlx::raw_sql(REGISTRY_DDL)
-            .execute(&admin)
-            .await
-            .map_err(|e| from_sqlx(ENGINE, &target, "create the project registry", e))?;
+        SQL.create_registry(&admin, &target).await?;
         Ok(PostgresEngine {
             admin,
             admin_url: admin_url.to_string(),
@@ -71,11 +72,8 @@ impl PostgresEngine {
         })
     }
 
-    fn admin_name(&self) -> String {
-        self.options
-            .get_database()
-            .unwrap_or("postgres")
-            .to_string()
+    fn admin_name(&self) -> &str {
+        self.options.get_database().unwrap_or("postgres")
     }
 
     async fn connect(&self, database: &str) -> Result<PgConnection, MagDsError> {
@@ -115,56 +113,6 @@ impl PostgresEngine {
         conn.close()
             .await
             .map_err(|e| from_sqlx(ENGINE, database, "disconnect", e))
-    }
-
-    async fn migrate(
-        conn: &mut PgConnection,
-        database: &str,
-        name: &str,
-        sql: &str,
-    ) -> Result<Migration, MagDsError> {
-        let action = format!("migration '{name}'");
-        let db = |e| from_sqlx(ENGINE, database, &action, e);
-        let mut tx = conn.begin().await.map_err(db)?;
-        (&mut *tx)
-            .execute(sqlx::raw_sql(MIGRATIONS_DDL))
-            .await
-            .map_err(db)?;
-        (&mut *tx)
-            .execute(sqlx::raw_sql(
-                "LOCK TABLE _magds_migrations IN SHARE ROW EXCLUSIVE MODE",
-            ))
-            .await
-            .map_err(db)?;
-        let seen = sqlx::query("SELECT 1 FROM _magds_migrations WHERE name = $1")
-            .bind(name)
-            .fetch_optional(&mut *tx)
-            .await
-            .map_err(db)?;
-        if seen.is_some() {
-            return Err(MagDsError::MigrationApplied {
-                project: database.to_string(),
-                migration: name.to_string(),
-            });
-        }
-        let started = Instant::now();
-        (&mut *tx).execute(sqlx::raw_sql(sql)).await.map_err(db)?;
-        let migration = Migration {
-            name: name.to_string(),
-            applied_at_ms: now_ms(),
-            duration_ms: started.elapsed().as_millis() as i64,
-        };
-        sqlx::query(
-            "INSERT INTO _magds_migrations (name, applied_at_ms, duration_ms) VALUES ($1, $2, $3)",
-        )
-        .bind(&migration.name)
-        .bind(migration.applied_at_ms)
-        .bind(migration.duration_ms)
-        .execute(&mut *tx)
-        .await
-        .map_err(db)?;
-        tx.commit().await.map_err(db)?;
-        Ok(migration)
     }
 
     /// Runs `tool` with `args` against `database`; its stderr is the message on failure.
@@ -259,55 +207,21 @@ impl Engine for PostgresEngine {
     }
 
     async fn insert_project(&self, project: &Project) -> Result<(), MagDsError> {
-        let extensions = serde_json::to_string(&project.extensions).unwrap_or_default();
-        sqlx::query(&format!(
-            "INSERT INTO magds_projects ({PROJECT_COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6)"
-        ))
-        .bind(&project.id)
-        .bind(&project.name)
-        .bind(&project.database)
-        .bind(&project.owner)
-        .bind(extensions)
-        .bind(project.created_at_ms)
-        .execute(&self.admin)
-        .await
-        .map_err(|e| from_sqlx(ENGINE, &self.admin_name(), "register the project", e))?;
-        Ok(())
+        SQL.insert_project(&self.admin, self.admin_name(), project)
+            .await
     }
 
     async fn delete_project(&self, name: &str) -> Result<(), MagDsError> {
-        sqlx::query("DELETE FROM magds_projects WHERE name = $1")
-            .bind(name)
-            .execute(&self.admin)
+        SQL.delete_project(&self.admin, self.admin_name(), name)
             .await
-            .map_err(|e| from_sqlx(ENGINE, &self.admin_name(), "unregister the project", e))?;
-        Ok(())
     }
 
     async fn find_project(&self, name: &str) -> Result<Option<Project>, MagDsError> {
-        let db = |e| from_sqlx(ENGINE, &self.admin_name(), "read the project registry", e);
-        let row = sqlx::query(&format!(
-            "SELECT {PROJECT_COLUMNS} FROM magds_projects WHERE name = $1"
-        ))
-        .bind(name)
-        .fetch_optional(&self.admin)
-        .await
-        .map_err(db)?;
-        row.map(|r| project_from_row(&r)).transpose().map_err(db)
+        SQL.find_project(&self.admin, self.admin_name(), name).await
     }
 
     async fn list_projects(&self) -> Result<Vec<Project>, MagDsError> {
-        let db = |e| from_sqlx(ENGINE, &self.admin_name(), "read the project registry", e);
-        let rows = sqlx::query(&format!(
-            "SELECT {PROJECT_COLUMNS} FROM magds_projects ORDER BY name"
-        ))
-        .fetch_all(&self.admin)
-        .await
-        .map_err(db)?;
-        rows.iter()
-            .map(project_from_row)
-            .collect::<Result<_, _>>()
-            .map_err(db)
+        SQL.list_projects(&self.admin, self.admin_name()).await
     }
 
     async fn create_database(
@@ -355,33 +269,13 @@ impl Engine for PostgresEngine {
         name: &str,
         sql: &str,
     ) -> Result<Migration, MagDsError> {
-        let mut conn = self.connect(database).await?;
-        let result = Self::migrate(&mut conn, database, name, sql).await;
-        let _ = conn.close().await;
-        result
+        let conn = self.connect(database).await?;
+        SQL.apply_migration(conn, database, name, sql).await
     }
 
     async fn migrations(&self, database: &str) -> Result<Vec<Migration>, MagDsError> {
-        let mut conn = self.connect(database).await?;
-        let db = |e| from_sqlx(ENGINE, database, "read the migrations", e);
-        let exists: bool =
-            sqlx::query_scalar("SELECT to_regclass('_magds_migrations') IS NOT NULL")
-                .fetch_one(&mut conn)
-                .await
-                .map_err(db)?;
-        let rows = if exists {
-            sqlx::query("SELECT name, applied_at_ms, duration_ms FROM _magds_migrations ORDER BY applied_at_ms, name")
-                .fetch_all(&mut conn)
-                .await
-                .map_err(db)?
-        } else {
-            Vec::new()
-        };
-        let _ = conn.close().await;
-        rows.iter()
-            .map(migration_from_row)
-            .collect::<Result<_, _>>()
-            .map_err(db)
+        SQL.migrations(self.connect(database).await?, database)
+            .await
     }
 
     async fn execute_in_transaction(
@@ -389,18 +283,8 @@ impl Engine for PostgresEngine {
         database: &str,
         statements: &[String],
     ) -> Result<(), MagDsError> {
-        let mut conn = self.connect(database).await?;
-        let db = |e| from_sqlx(ENGINE, database, "the transaction", e);
-        let mut tx = conn.begin().await.map_err(db)?;
-        for statement in statements {
-            (&mut *tx)
-                .execute(sqlx::raw_sql(statement))
-                .await
-                .map_err(db)?;
-        }
-        tx.commit().await.map_err(db)?;
-        let _ = conn.close().await;
-        Ok(())
+        let conn = self.connect(database).await?;
+        SQL.execute_in_transaction(conn, database, statements).await
     }
 
     async fn backup(&self, database: &str, path: &Path) -> Result<u64, MagDsError> {

@@ -17,22 +17,27 @@
 //!   [`MagDsError::NotOnThisEngine`].
 
 use std::path::{Path, PathBuf};
-use std::time::Instant;
 
 use async_trait::async_trait;
+use sqlx::Connection;
 use sqlx::sqlite::{
-    SqliteConnectOptions, SqliteConnection, SqliteJournalMode, SqlitePool, SqlitePoolOptions,
+    Sqlite, SqliteConnectOptions, SqliteConnection, SqliteJournalMode, SqlitePool,
+    SqlitePoolOptions,
 };
-use sqlx::{Connection, Executor};
 
-use super::{
-    Engine, EngineKind, Health, MIGRATIONS_DDL, Migration, PROJECT_COLUMNS, Project, REGISTRY_DDL,
-    migration_from_row, now_ms, project_from_row, publish_file,
-};
+use super::sql::EngineSql;
+use super::{Engine, EngineKind, Health, Migration, Project, publish_file};
 use crate::error::{MagDsError, from_sqlx};
 
 const ENGINE: &str = "sqlite";
 const REGISTRY: &str = "projects.sqlite";
+
+/// No lock on the ledger: SQLite lets one writer at a time in.
+const SQL: EngineSql<Sqlite> = EngineSql::new(
+    ENGINE,
+    "SELECT count(*) FROM sqlite_master WHERE type = 'table' AND name = '_magds_migrations'",
+    None,
+);
 
 pub struct SqliteEngine {
     registry: SqlitePool,
@@ -55,10 +60,7 @@ impl SqliteEngine {
             .connect_with(options)
             .await
             .map_err(|e| from_sqlx(ENGINE, REGISTRY, "open the project registry", e))?;
-        sqlx::raw_sql(REGISTRY_DDL)
-            .execute(&registry)
-            .await
-            .map_err(|e| from_sqlx(ENGINE, REGISTRY, "create the project registry", e))?;
+        SQL.create_registry(&registry, REGISTRY).await?;
         Ok(SqliteEngine {
             registry,
             dir: dir.to_path_buf(),
@@ -83,50 +85,6 @@ impl SqliteEngine {
         Self::open_file(&self.file(database), false)
             .await
             .map_err(|e| from_sqlx(ENGINE, database, "open the database file", e))
-    }
-
-    async fn migrate(
-        conn: &mut SqliteConnection,
-        database: &str,
-        name: &str,
-        sql: &str,
-    ) -> Result<Migration, MagDsError> {
-        let action = format!("migration '{name}'");
-        let db = |e| from_sqlx(ENGINE, database, &action, e);
-        let mut tx = conn.begin().await.map_err(db)?;
-        (&mut *tx)
-            .execute(sqlx::raw_sql(MIGRATIONS_DDL))
-            .await
-            .map_err(db)?;
-        let seen = sqlx::query("SELECT 1 FROM _magds_migrations WHERE name = ?1")
-            .bind(name)
-            .fetch_optional(&mut *tx)
-            .await
-            .map_err(db)?;
-        if seen.is_some() {
-            return Err(MagDsError::MigrationApplied {
-                project: database.to_string(),
-                migration: name.to_string(),
-            });
-        }
-        let started = Instant::now();
-        (&mut *tx).execute(sqlx::raw_sql(sql)).await.map_err(db)?;
-        let migration = Migration {
-            name: name.to_string(),
-            applied_at_ms: now_ms(),
-            duration_ms: started.elapsed().as_millis() as i64,
-        };
-        sqlx::query(
-            "INSERT INTO _magds_migrations (name, applied_at_ms, duration_ms) VALUES (?1, ?2, ?3)",
-        )
-        .bind(&migration.name)
-        .bind(migration.applied_at_ms)
-        .bind(migration.duration_ms)
-        .execute(&mut *tx)
-        .await
-        .map_err(db)?;
-        tx.commit().await.map_err(db)?;
-        Ok(migration)
     }
 
     /// Checks that `path` is an intact SQLite database.
@@ -166,55 +124,19 @@ impl Engine for SqliteEngine {
     }
 
     async fn insert_project(&self, project: &Project) -> Result<(), MagDsError> {
-        let extensions = serde_json::to_string(&project.extensions).unwrap_or_default();
-        sqlx::query(&format!(
-            "INSERT INTO magds_projects ({PROJECT_COLUMNS}) VALUES (?1, ?2, ?3, ?4, ?5, ?6)"
-        ))
-        .bind(&project.id)
-        .bind(&project.name)
-        .bind(&project.database)
-        .bind(&project.owner)
-        .bind(extensions)
-        .bind(project.created_at_ms)
-        .execute(&self.registry)
-        .await
-        .map_err(|e| from_sqlx(ENGINE, REGISTRY, "register the project", e))?;
-        Ok(())
+        SQL.insert_project(&self.registry, REGISTRY, project).await
     }
 
     async fn delete_project(&self, name: &str) -> Result<(), MagDsError> {
-        sqlx::query("DELETE FROM magds_projects WHERE name = ?1")
-            .bind(name)
-            .execute(&self.registry)
-            .await
-            .map_err(|e| from_sqlx(ENGINE, REGISTRY, "unregister the project", e))?;
-        Ok(())
+        SQL.delete_project(&self.registry, REGISTRY, name).await
     }
 
     async fn find_project(&self, name: &str) -> Result<Option<Project>, MagDsError> {
-        let db = |e| from_sqlx(ENGINE, REGISTRY, "read the project registry", e);
-        let row = sqlx::query(&format!(
-            "SELECT {PROJECT_COLUMNS} FROM magds_projects WHERE name = ?1"
-        ))
-        .bind(name)
-        .fetch_optional(&self.registry)
-        .await
-        .map_err(db)?;
-        row.map(|r| project_from_row(&r)).transpose().map_err(db)
+        SQL.find_project(&self.registry, REGISTRY, name).await
     }
 
     async fn list_projects(&self) -> Result<Vec<Project>, MagDsError> {
-        let db = |e| from_sqlx(ENGINE, REGISTRY, "read the project registry", e);
-        let rows = sqlx::query(&format!(
-            "SELECT {PROJECT_COLUMNS} FROM magds_projects ORDER BY name"
-        ))
-        .fetch_all(&self.registry)
-        .await
-        .map_err(db)?;
-        rows.iter()
-            .map(project_from_row)
-            .collect::<Result<_, _>>()
-            .map_err(db)
+        SQL.list_projects(&self.registry, REGISTRY).await
     }
 
     async fn create_database(
@@ -262,34 +184,13 @@ impl Engine for SqliteEngine {
         name: &str,
         sql: &str,
     ) -> Result<Migration, MagDsError> {
-        let mut conn = self.connect(database).await?;
-        let result = Self::migrate(&mut conn, database, name, sql).await;
-        let _ = conn.close().await;
-        result
+        let conn = self.connect(database).await?;
+        SQL.apply_migration(conn, database, name, sql).await
     }
 
     async fn migrations(&self, database: &str) -> Result<Vec<Migration>, MagDsError> {
-        let mut conn = self.connect(database).await?;
-        let db = |e| from_sqlx(ENGINE, database, "read the migrations", e);
-        let exists: i64 = sqlx::query_scalar(
-            "SELECT count(*) FROM sqlite_master WHERE type = 'table' AND name = '_magds_migrations'",
-        )
-        .fetch_one(&mut conn)
-        .await
-        .map_err(db)?;
-        let rows = if exists > 0 {
-            sqlx::query("SELECT name, applied_at_ms, duration_ms FROM _magds_migrations ORDER BY applied_at_ms, name")
-                .fetch_all(&mut conn)
-                .await
-                .map_err(db)?
-        } else {
-            Vec::new()
-        };
-        let _ = conn.close().await;
-        rows.iter()
-            .map(migration_from_row)
-            .collect::<Result<_, _>>()
-            .map_err(db)
+        SQL.migrations(self.connect(database).await?, database)
+            .await
     }
 
     async fn execute_in_transaction(
@@ -297,18 +198,8 @@ impl Engine for SqliteEngine {
         database: &str,
         statements: &[String],
     ) -> Result<(), MagDsError> {
-        let mut conn = self.connect(database).await?;
-        let db = |e| from_sqlx(ENGINE, database, "the transaction", e);
-        let mut tx = conn.begin().await.map_err(db)?;
-        for statement in statements {
-            (&mut *tx)
-                .execute(sqlx::raw_sql(statement))
-                .await
-                .map_err(db)?;
-        }
-        tx.commit().await.map_err(db)?;
-        let _ = conn.close().await;
-        Ok(())
+        let conn = self.connect(database).await?;
+        SQL.execute_in_transaction(conn, database, statements).await
     }
 
     async fn backup(&self, database: &str, path: &Path) -> Result<u64, MagDsError> {
