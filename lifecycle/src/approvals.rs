@@ -69,6 +69,41 @@ pub struct Plan {
     pub enable: bool,
 }
 
+impl Plan {
+    /// The grants of an approval limited to the capabilities named in
+    /// `only`, per extension of the plan (each with the hosts it asked for);
+    /// an unknown capability name is an error naming it.
+    pub fn grants_only(
+        &self,
+        only: &[String],
+    ) -> Result<BTreeMap<String, Vec<Grant>>, LifecycleError> {
+        let mut wanted = Vec::new();
+        for name in only {
+            let capability: magflock_kernel::Capability = name
+                .parse()
+                .map_err(|_| LifecycleError::Approval(format!("unknown capability '{name}'")))?;
+            wanted.push((name, capability));
+        }
+        Ok(self
+            .items
+            .iter()
+            .map(|item| {
+                let chosen = wanted
+                    .iter()
+                    .filter_map(|(name, capability)| {
+                        let asked = item.capabilities.iter().find(|c| &c.name == *name)?;
+                        Some(Grant {
+                            capability: *capability,
+                            hosts: asked.hosts.clone(),
+                        })
+                    })
+                    .collect();
+                (item.extension.clone(), chosen)
+            })
+            .collect())
+    }
+}
+
 /// An admin's decision on a request.
 #[derive(Clone, Debug)]
 pub enum Decision {

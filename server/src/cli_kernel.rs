@@ -358,22 +358,7 @@ async fn decide(
             .find(|r| r.id == request)
             .ok_or_else(|| StartError::Failed(format!("request {request} is not pending")))?;
         let plan: magflock_lifecycle::Plan = serde_json::from_str(&found.plan).map_err(refused)?;
-        let mut grants = std::collections::BTreeMap::new();
-        for item in &plan.items {
-            let mut chosen = Vec::new();
-            for name in &only {
-                let capability: Capability = name
-                    .parse()
-                    .map_err(|_| StartError::Failed(format!("unknown capability '{name}'")))?;
-                if let Some(asked) = item.capabilities.iter().find(|c| c.name == *name) {
-                    chosen.push(magflock_kernel::Grant {
-                        capability,
-                        hosts: asked.hosts.clone(),
-                    });
-                }
-            }
-            grants.insert(item.extension.clone(), chosen);
-        }
+        let grants = plan.grants_only(&only).map_err(refused)?;
         Some(grants)
     };
     let decided = lifecycle

@@ -139,7 +139,8 @@ impl KernelHost {
             store.clone() as Arc<dyn Store>,
             GateConfig::default(),
         )
-        .with_projects(magds.clone());
+        .with_projects(magds.clone())
+        .with_lifecycle(lifecycle.clone());
         let boot = lifecycle.boot().await.map_err(|e| {
             StartError::config(
                 "MAGFLOCK_DATA_DIR",

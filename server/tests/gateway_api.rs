@@ -30,8 +30,7 @@ async fn send(request: reqwest::RequestBuilder) -> (u16, Value) {
     json_of(request.send().await.unwrap()).await
 }
 
-async fn server() -> TestServer {
-    let server = TestServer::start(magflock_store::Engine::Sqlite).await;
+async fn with_users(server: TestServer) -> TestServer {
     server.add_user("owner@example.test", Role::Owner).await;
     server.add_user("admin@example.test", Role::Admin).await;
     server.add_user("auditor@example.test", Role::Auditor).await;
@@ -67,9 +66,10 @@ async fn audited(server: &TestServer, action: &str) -> Vec<magflock_types::Audit
     Vec::new()
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn projects_and_keys_over_the_api_by_role() {
-    let server = server().await;
+on_both_engines!(projects_and_keys_over_the_api_by_role);
+
+async fn projects_and_keys_over_the_api_by_role(server: TestServer) -> TestServer {
+    let server = with_users(server).await;
     let owner = server.signed_in("owner@example.test").await;
     let auditor = server.signed_in("auditor@example.test").await;
     let nobody = reqwest::Client::new();
@@ -334,12 +334,12 @@ async fn projects_and_keys_over_the_api_by_role() {
             .any(|e| e.outcome == magflock_types::Outcome::Failure
                 && e.target.as_deref() == Some("sales_eu"))
     );
-    server.stop().await;
+    server
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_gatekeeper_refines_shapes_limits_and_hears_versions() {
-    let server = server().await;
+    let server = with_users(TestServer::start(magflock_store::Engine::Sqlite).await).await;
     support::install_guest(server.running(), "gatekeeper", true).await;
     let gateway = &server.running().kernel.gateway;
     let owner = server.signed_in("owner@example.test").await;

@@ -9,6 +9,8 @@
 //!   health and API keys of projects, every change audited.
 //! * Personal access tokens ([`tokens`]) for the admin API and `mag`: they
 //!   act as their user with the user's current role.
+//! * The admin API ([`admin_api`], when the lifecycle is attached):
+//!   extensions, catalog, approvals, grants, audit, events and health.
 //! * Rate limits ([`limit`]) per key, or per peer address without one; an
 //!   extension's `rate_limit_strategy` can only make them stricter.
 //! * Extension endpoints ([`endpoints`]) under `/ext/<publisher>/<name>/…`
@@ -30,6 +32,7 @@
 //! the proxy's address (forwarding headers are not trusted).
 
 pub mod admin;
+pub mod admin_api;
 pub mod endpoints;
 mod error;
 pub mod events;
@@ -109,6 +112,8 @@ struct Inner {
     config: GateConfig,
     sessions: std::sync::OnceLock<Arc<dyn AdminSessions>>,
     magds: Option<Arc<MagDs>>,
+    lifecycle: Option<Arc<magflock_lifecycle::Lifecycle>>,
+    store: Arc<dyn Store>,
     /// Serialises [`Gateway::sync_routes`].
     route_sync: tokio::sync::Mutex<()>,
     /// What the last route sync saw.
@@ -128,7 +133,7 @@ impl Gateway {
         let events = EventSink::spawn(kernel.bus.clone(), config.event_queue);
         Gateway {
             inner: Arc::new(Inner {
-                keys: ApiKeys::new(store),
+                keys: ApiKeys::new(store.clone()),
                 limits: RateLimits::new(config.rate_limit),
                 usage: Usage::default(),
                 events,
@@ -136,6 +141,8 @@ impl Gateway {
                 config,
                 sessions: std::sync::OnceLock::new(),
                 magds: None,
+                lifecycle: None,
+                store: store.clone(),
                 route_sync: tokio::sync::Mutex::new(()),
                 seen_mounts: Mutex::new(versions::Mounts::new()),
             }),
@@ -161,6 +168,21 @@ impl Gateway {
 
     pub fn magds(&self) -> Option<&Arc<MagDs>> {
         self.inner.magds.as_ref()
+    }
+
+    /// Serves the admin API ([`admin_api`]) over `lifecycle`.
+    pub fn with_lifecycle(mut self, lifecycle: Arc<magflock_lifecycle::Lifecycle>) -> Gateway {
+        self.configure().lifecycle = Some(lifecycle);
+        self
+    }
+
+    pub fn lifecycle(&self) -> Option<&Arc<magflock_lifecycle::Lifecycle>> {
+        self.inner.lifecycle.as_ref()
+    }
+
+    /// The control-plane store.
+    pub fn store(&self) -> &Arc<dyn Store> {
+        &self.inner.store
     }
 
     /// The signed-in MagUI user of a request, if sessions are attached.
@@ -226,6 +248,9 @@ impl Gateway {
             .merge(tokens::routes());
         if self.magds().is_some() {
             routes = routes.merge(projects::routes());
+        }
+        if self.lifecycle().is_some() {
+            routes = routes.merge(admin_api::routes());
         }
         let routes = routes
             .route_layer(from_fn(pipeline::tag_route))

@@ -82,6 +82,20 @@ impl TestServer {
         }
     }
 
+    /// A server on SQLite with `config` as given (its database URL, data and
+    /// catalog folders); the caller keeps the folders.
+    pub async fn start_with(config: Config) -> TestServer {
+        let running = start(config.clone()).await.expect("server starts");
+        TestServer {
+            engine: Engine::Sqlite,
+            base: format!("http://{}", running.addr),
+            config,
+            running: Some(running),
+            pg_database: None,
+            _dir: None,
+        }
+    }
+
     pub fn running(&self) -> &Running {
         self.running.as_ref().expect("server is running")
     }
