@@ -8,7 +8,6 @@
 //! actor. Errors are one line naming the extension, step or file; exit 1.
 
 use clap::Subcommand;
-use magflock_kernel::Capability;
 use magflock_kernel::audit::Actor;
 use magflock_kernel::lifecycle_store::RequestStatus;
 use magflock_lifecycle::{Decision, Offered, UpgradeSubmitted};
