@@ -1,20 +1,64 @@
 //! `mag`, the MagFlock command line: the extension author's and publisher's
-//! commands (keys, packages, catalogs).
+//! commands (keys, packages, catalogs), and the admin's commands over a
+//! server's admin API (`mag login`, then `extension:*`, `approvals:*`,
+//! `capability:revoke`, `audit:*`, `events:*`, `health`).
 //!
-//! Guarantees: every command either does all it says or changes nothing (a
-//! package or signature is written to a temporary file and renamed into
-//! place); failures print one line naming the file and the problem and exit
-//! with status 1 (2 for a wrong command line).
+//! Guarantees: every author command either does all it says or changes
+//! nothing (a package or signature is written to a temporary file and
+//! renamed into place); admin commands print the API's data as a table,
+//! JSON or YAML (`--output`), with the API's field names; a failure prints
+//! one line `mag: <problem>` and, where there is one, `hint: <fix>` on
+//! stderr; the exit status tells scripts what happened:
+//!
+//! | status | meaning |
+//! |---|---|
+//! | 0 | done |
+//! | 1 | any other failure (a file, a broken audit chain, a denied request) |
+//! | 2 | wrong command line |
+//! | 3 | not signed in, or the token was refused (HTTP 401) |
+//! | 4 | forbidden: the token's user may not do this (403) |
+//! | 5 | not found (404) |
+//! | 6 | refused as asked (400, 409) |
+//! | 7 | server unreachable, or it failed (5xx) or is unhealthy |
+//! | 10 | a request was queued and waits for approval |
 
+mod admin;
 mod commands;
+mod error;
 
-use clap::{Parser, Subcommand};
+use admin::output::Format;
+use clap::{CommandFactory, Parser, Subcommand};
+use error::MagError;
+use std::io::Write;
 use std::path::PathBuf;
 use std::process::ExitCode;
 
+const EXIT_CODES: &str = "\
+Exit status:
+  0   done
+  1   any other failure (a file, a broken audit chain, a denied request)
+  2   wrong command line
+  3   not signed in, or the token was refused (HTTP 401): run `mag login --server URL`
+  4   forbidden: the token's user may not do this (403)
+  5   not found (404)
+  6   refused as asked (400, 409)
+  7   server unreachable, or it failed (5xx) or is unhealthy
+  10  a request was queued and waits for approval (`mag approvals:decide ID approve`)
+
+Admin commands use the login stored by `mag login` ($MAG_CONFIG, else
+~/.config/magflock/mag.json); MAG_SERVER and MAG_TOKEN override it.";
+
 #[derive(Parser)]
-#[command(name = "mag", version, about = "The MagFlock command line")]
+#[command(
+    name = "mag",
+    version,
+    about = "The MagFlock command line",
+    after_help = EXIT_CODES
+)]
 struct Cli {
+    /// How admin commands print their result.
+    #[arg(short, long, global = true, value_enum, default_value = "table")]
+    output: Format,
     #[command(subcommand)]
     command: Command,
 }
@@ -74,6 +118,10 @@ enum Command {
         #[arg(long, default_value = "MagFlock first-party extensions")]
         name: String,
     },
+    /// Print a shell completion script (e.g. `mag completions bash > /etc/bash_completion.d/mag`)
+    Completions { shell: clap_complete::Shell },
+    #[command(flatten)]
+    Admin(admin::AdminCommand),
 }
 
 fn main() -> ExitCode {
@@ -93,15 +141,60 @@ fn main() -> ExitCode {
         Command::CatalogBuild { folder, key, name } => {
             commands::catalog_build(&folder, &key, &name)
         }
+        Command::Completions { shell } => {
+            let mut script = Vec::new();
+            clap_complete::generate(shell, &mut Cli::command(), "mag", &mut script);
+            return write_stdout(&script).map_or_else(|e| fail(&e), |()| ExitCode::SUCCESS);
+        }
+        Command::Admin(command) => return show(admin::run(command), cli.output),
     };
     match result {
         Ok(report) => {
             println!("{report}");
             ExitCode::SUCCESS
         }
-        Err(problem) => {
-            eprintln!("mag: {problem}");
-            ExitCode::from(1)
+        Err(problem) => fail(&MagError::failure(problem)),
+    }
+}
+
+fn fail(problem: &MagError) -> ExitCode {
+    eprintln!("{}", problem.lines());
+    ExitCode::from(problem.exit_code())
+}
+
+/// Writes to stdout; a closed pipe (`mag ... | head`) is not a failure.
+fn write_stdout(bytes: &[u8]) -> Result<(), MagError> {
+    let mut stdout = std::io::stdout().lock();
+    match stdout.write_all(bytes).and_then(|()| stdout.flush()) {
+        Err(e) if e.kind() != std::io::ErrorKind::BrokenPipe => {
+            Err(MagError::failure(format!("cannot write the result: {e}")))
         }
+        _ => Ok(()),
+    }
+}
+
+/// Prints an admin command's result in `format` and exits with its status.
+fn show(result: Result<admin::output::Shown, MagError>, format: Format) -> ExitCode {
+    match result {
+        Ok(shown) => {
+            let mut text = shown.render(format);
+            if !shown.raw && !text.is_empty() {
+                text.push('\n');
+            }
+            // A closed pipe (`mag ... | head`) is not a failure of the command.
+            let mut stdout = std::io::stdout().lock();
+            if let Err(e) = stdout
+                .write_all(text.as_bytes())
+                .and_then(|()| stdout.flush())
+                && e.kind() != std::io::ErrorKind::BrokenPipe
+            {
+                return fail(&MagError::failure(format!("cannot write the result: {e}")));
+            }
+            if let Some(note) = &shown.note {
+                eprintln!("mag: {note}");
+            }
+            ExitCode::from(shown.code)
+        }
+        Err(problem) => fail(&problem),
     }
 }
