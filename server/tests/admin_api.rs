@@ -208,6 +208,33 @@ async fn an_admin_drives_the_lifecycle_over_the_api() {
     let (status, _) = owner.get("/v1/extensions/acme/nothing").await;
     assert_eq!(status, 404);
 
+    // Its CLI command, listed for `mag help` and run in the sandbox.
+    let (status, commands) = auditor.get("/v1/commands?cli_version=0.1.0").await;
+    assert_eq!(status, 200, "{commands}");
+    let invokes: Vec<&str> = commands["commands"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| c["invoke"].as_str().unwrap())
+        .collect();
+    assert_eq!(invokes, ["naming-policy:check"], "{commands}");
+    let check = format!("/v1/extensions/{NAMING}/commands/check");
+    let (status, ran) = owner
+        .post(&check, json!({"args": ["pg_secrets", "sales_eu"]}))
+        .await;
+    assert_eq!(status, 200, "{ran}");
+    let output = ran["output"].as_str().unwrap();
+    assert!(
+        output.contains("'pg_secrets' is NOT allowed") && output.contains("'sales_eu' is allowed"),
+        "{output}"
+    );
+    let (status, _) = auditor.post(&check, json!({"args": ["x"]})).await;
+    assert_eq!(status, 403);
+    let (status, _) = owner
+        .post(&format!("/v1/extensions/{NAMING}/commands/nope"), json!({}))
+        .await;
+    assert_eq!(status, 404);
+
     // Uninstall.
     owner
         .post(&format!("/v1/extensions/{NAMING}/disable"), json!({}))
@@ -239,6 +266,7 @@ async fn an_admin_drives_the_lifecycle_over_the_api() {
         "extension.disabled",
         "extension.enabled",
         "extension.uninstalled",
+        "extension.command_run",
     ] {
         assert!(actions.contains(&wanted), "{wanted} in {actions:?}");
     }

@@ -14,6 +14,8 @@
 //! | `GET /v1/audit?actor=&action=&since=&until=&before=&limit=`, `GET /v1/audit/verify` | any role |
 //! | `GET /v1/events?from=&limit=&type=` | any role |
 //! | `GET /v1/health` | any role |
+//! | `GET /v1/commands?cli_version=` (the `mag <extension>:<command>` commands of running extensions; fires `register_command` and `extend_help`) | any role |
+//! | `POST /v1/extensions/{publisher}/{name}/commands/{command}` `{"args": [...]}` (runs it in the sandbox) | admin, owner |
 //!
 //! Guarantees: each route checks the caller's role first; every change goes
 //! through the lifecycle manager, which journals, audits and publishes it
@@ -60,6 +62,11 @@ pub fn routes() -> Router<Gateway> {
         .route("/v1/audit/verify", get(audit_verify))
         .route("/v1/events", get(events))
         .route("/v1/health", get(health))
+        .route("/v1/commands", get(commands))
+        .route(
+            "/v1/extensions/{publisher}/{name}/commands/{command}",
+            post(run_command),
+        )
 }
 
 /// The one mapping of lifecycle errors to gateway errors.
@@ -561,4 +568,118 @@ async fn health(
         "magds": projects,
         "extensions": extensions,
     })))
+}
+
+#[derive(Deserialize, Default)]
+struct CommandsQuery {
+    cli_version: Option<String>,
+}
+
+/// The commands running extensions contribute, for `mag help` and
+/// `mag <extension>:<command>`. Offers `register_command` (the CLI's
+/// version) and `extend_help` to the extensions handling them first.
+async fn commands(
+    State(gw): State<Gateway>,
+    Extension(caller): Extension<Caller>,
+    Query(query): Query<CommandsQuery>,
+) -> Result<Json<Value>, GateError> {
+    reader(&gw, &caller)?;
+    let cli_version = query.cli_version.unwrap_or_else(|| "unknown".into());
+    gw.kernel()
+        .dispatch("register_command", &json!({"cli_version": cli_version}))
+        .await?;
+    gw.kernel()
+        .dispatch(
+            "extend_help",
+            &json!({"command": "help", "cli_version": cli_version}),
+        )
+        .await?;
+    let mut listed = Vec::new();
+    for loaded in gw.kernel().sandbox.loaded() {
+        if gw.kernel().gate.may_run(loaded.id()).is_err() {
+            continue;
+        }
+        let id = loaded.id();
+        let short = id.split('/').nth(1).unwrap_or(id);
+        for command in loaded
+            .manifest()
+            .contributions
+            .iter()
+            .filter(|c| c.kind == magflock_kernel::manifest::ContributionKind::Command)
+        {
+            listed.push(json!({
+                "extension": id, "command": command.id,
+                "invoke": format!("{short}:{}", command.id),
+                "title": command.title,
+            }));
+        }
+    }
+    Ok(Json(json!({"commands": listed})))
+}
+
+#[derive(Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+struct RunBody {
+    #[serde(default)]
+    args: Vec<String>,
+}
+
+/// Runs an extension's contributed command in the sandbox (policy-checked
+/// like every call of the extension), audited with the caller.
+async fn run_command(
+    State(gw): State<Gateway>,
+    Extension(caller): Extension<Caller>,
+    Path((publisher, name, command)): Path<(String, String, String)>,
+    body: axum::body::Bytes,
+) -> Result<Json<Value>, GateError> {
+    let admin = changer(&gw, &caller)?;
+    let id = format!("{publisher}/{name}");
+    let body: RunBody = if body.is_empty() {
+        RunBody::default()
+    } else {
+        body_as(&body, r#"{"args": ["..."]}"#)?
+    };
+    let not_found = || {
+        GateError::NotFound(format!(
+            "extension '{id}' has no running command '{command}'"
+        ))
+    };
+    let loaded = gw.kernel().sandbox.get(&id).map_err(|_| not_found())?;
+    let contributes =
+        loaded.manifest().contributions.iter().any(|c| {
+            c.kind == magflock_kernel::manifest::ContributionKind::Command && c.id == command
+        });
+    if !contributes || gw.kernel().gate.may_run(&id).is_err() {
+        return Err(not_found());
+    }
+    let (run, args) = (command.clone(), body.args.clone());
+    let output = tokio::task::spawn_blocking(move || {
+        loaded.run_command(&run, &args, magflock_sandbox::CallMode::Warm)
+    })
+    .await
+    .map_err(|e| GateError::Internal(e.to_string()))?;
+    let (outcome, detail) = match &output {
+        Ok(_) => (
+            magflock_types::Outcome::Success,
+            json!({"command": command, "args": body.args.len()}),
+        ),
+        Err(e) => (
+            magflock_types::Outcome::Failure,
+            json!({"command": command, "error": e.to_string()}),
+        ),
+    };
+    let audit = &gw.kernel().audit;
+    audit.record(
+        admin
+            .actor()
+            .entry("extension.command_run", Some(&id), outcome, detail),
+    );
+    audit.flush().await.map_err(GateError::from)?;
+    let output = output.map_err(|e| match e {
+        magflock_sandbox::SandboxError::Guest { message, .. } => GateError::BadRequest(message),
+        other => GateError::from(other),
+    })?;
+    Ok(Json(
+        json!({"extension": id, "command": command, "output": output}),
+    ))
 }
