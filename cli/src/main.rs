@@ -122,6 +122,9 @@ enum Command {
     Completions { shell: clap_complete::Shell },
     #[command(flatten)]
     Admin(admin::AdminCommand),
+    /// An extension's command, e.g. `mag naming-policy:check sales_eu` (see `mag commands`)
+    #[command(external_subcommand)]
+    External(Vec<String>),
 }
 
 fn main() -> ExitCode {
@@ -147,6 +150,9 @@ fn main() -> ExitCode {
             return write_stdout(&script).map_or_else(|e| fail(&e), |()| ExitCode::SUCCESS);
         }
         Command::Admin(command) => return show(admin::run(command), cli.output),
+        Command::External(words) => {
+            return show(admin::run_extension_command(&words), cli.output);
+        }
     };
     match result {
         Ok(report) => {

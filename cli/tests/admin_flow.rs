@@ -291,6 +291,15 @@ async fn mag_drives_install_approve_upgrade_rollback_uninstall_in_every_format()
         "{}",
         info.out
     );
+    // The extension's own commands: listed by `mag commands`, run as `mag steady:<command>`.
+    let listed = ok(mag(&["commands"]), "commands");
+    assert!(listed.out.contains("mag steady:ping"), "{}", listed.out);
+    let pong = ok(mag(&["steady:ping"]), "steady:ping");
+    assert_eq!(pong.out.trim(), "pong");
+    let missing = mag(&["steady:nothing"]);
+    assert_eq!(missing.code, 5, "{}", missing.err);
+    assert!(missing.err.contains("mag commands"), "{}", missing.err);
+
     let info = ok(mag(&["-o", "yaml", "extension:info", STEADY]), "info");
     assert!(
         info.out.contains("\n  version: \"1.0.0\"\n"),

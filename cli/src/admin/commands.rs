@@ -889,3 +889,62 @@ pub fn health(client: &Client) -> Result<Shown, MagError> {
     }
     Ok(shown)
 }
+
+/// The commands running extensions contribute (the server fires
+/// `register_command` and `extend_help` for them).
+pub fn extension_commands(client: &Client) -> Result<Shown, MagError> {
+    let data = client.get(
+        &["commands"],
+        &[("cli_version", env!("CARGO_PKG_VERSION").to_string())],
+    )?;
+    let mut table = Table::new(&["COMMAND", "EXTENSION", "WHAT IT DOES"]);
+    for command in data["commands"].as_array().into_iter().flatten() {
+        table.row(vec![
+            format!("mag {}", cell(&command["invoke"])),
+            cell(&command["extension"]),
+            cell(&command["title"]),
+        ]);
+    }
+    Ok(Shown::new(data, table.render()))
+}
+
+/// `mag <extension>:<command> [args...]`: runs the extension's command on
+/// the server, in the sandbox; prints its output as it is.
+pub fn run_extension_command(client: &Client, words: &[String]) -> Result<Shown, MagError> {
+    let (invoke, args) = words
+        .split_first()
+        .ok_or_else(|| MagError::usage("no command given"))?;
+    if !invoke.contains(':') {
+        return Err(
+            MagError::usage(format!("'{invoke}' is not a mag command")).with_hint(
+                "run `mag --help`, or `mag commands` for the commands of installed extensions",
+            ),
+        );
+    }
+    let listed = client.get(
+        &["commands"],
+        &[("cli_version", env!("CARGO_PKG_VERSION").to_string())],
+    )?;
+    let found = listed["commands"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .find(|c| c["invoke"].as_str() == Some(invoke.as_str()))
+        .ok_or_else(|| {
+            MagError::new(
+                Kind::NotFound,
+                format!("no running extension adds `mag {invoke}`"),
+            )
+            .with_hint("run `mag commands` to see what the enabled extensions add")
+        })?;
+    let extension = found["extension"].as_str().unwrap_or_default();
+    let command = found["command"].as_str().unwrap_or_default();
+    let (publisher, name) = extension.split_once('/').unwrap_or((extension, ""));
+    let data = client.post(
+        &["extensions", publisher, name, "commands", command],
+        serde_json::json!({"args": args}),
+    )?;
+    let mut shown = Shown::new(data.clone(), cell(&data["output"]));
+    shown.raw = true;
+    Ok(shown)
+}

@@ -177,6 +177,9 @@ pub enum AdminCommand {
     },
     /// The server's health: control plane, MagDS and each extension
     Health,
+    /// The commands running extensions add to mag (`mag <extension>:<command>`)
+    #[command(name = "commands")]
+    Commands,
 }
 
 /// Refuses a wrong command line before any credentials or network are
@@ -203,6 +206,12 @@ fn check(command: &AdminCommand) -> Result<(), MagError> {
 }
 
 /// Runs one admin command.
+/// `mag <extension>:<command> [args...]`, with the stored login.
+pub fn run_extension_command(words: &[String]) -> Result<Shown, MagError> {
+    let client = client::Client::new(client::resolve()?)?;
+    commands::run_extension_command(&client, words)
+}
+
 pub fn run(command: AdminCommand) -> Result<Shown, MagError> {
     use AdminCommand as C;
     match command {
@@ -268,5 +277,6 @@ pub fn run(command: AdminCommand) -> Result<Shown, MagError> {
             limit,
         } => commands::events_replay(client, from, pattern.as_deref(), limit),
         C::Health => commands::health(client),
+        C::Commands => commands::extension_commands(client),
     }
 }
