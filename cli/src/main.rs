@@ -128,7 +128,15 @@ enum Command {
 }
 
 fn main() -> ExitCode {
-    let cli = Cli::parse();
+    let cli = match Cli::try_parse() {
+        Ok(cli) => cli,
+        Err(e) if e.kind() == clap::error::ErrorKind::DisplayHelp => {
+            let _ = e.print();
+            print_extension_help();
+            return ExitCode::SUCCESS;
+        }
+        Err(e) => e.exit(),
+    };
     let result = match cli.command {
         Command::KeysGenerate { publisher, out } => commands::keys_generate(&publisher, &out),
         Command::Pack { folder, wasm, out } => {
@@ -160,6 +168,23 @@ fn main() -> ExitCode {
             ExitCode::SUCCESS
         }
         Err(problem) => fail(&MagError::failure(problem)),
+    }
+}
+
+/// After `mag --help`: the commands the running extensions add, when a login
+/// is at hand and the server answers (silently nothing otherwise).
+fn print_extension_help() {
+    let Ok(shown) = admin::client::resolve()
+        .and_then(admin::client::Client::new)
+        .and_then(|client| admin::commands::extension_commands(&client))
+    else {
+        return;
+    };
+    if shown.data["commands"]
+        .as_array()
+        .is_some_and(|c| !c.is_empty())
+    {
+        println!("\nExtension commands (from the server):\n{}", shown.table);
     }
 }
 

@@ -294,6 +294,12 @@ async fn mag_drives_install_approve_upgrade_rollback_uninstall_in_every_format()
     // The extension's own commands: listed by `mag commands`, run as `mag steady:<command>`.
     let listed = ok(mag(&["commands"]), "commands");
     assert!(listed.out.contains("mag steady:ping"), "{}", listed.out);
+    let help = ok(mag(&["--help"]), "help");
+    assert!(
+        help.out.contains("Extension commands") && help.out.contains("mag steady:ping"),
+        "{}",
+        help.out
+    );
     let pong = ok(mag(&["steady:ping"]), "steady:ping");
     assert_eq!(pong.out.trim(), "pong");
     let missing = mag(&["steady:nothing"]);
