@@ -2,7 +2,8 @@
 //! changes, the audit writer, the durable event bus with its retention
 //! sweeper, the sandbox, event delivery to subscribed extensions, and the
 //! lifecycle manager with its health monitor, and the components it mediates
-//! (MagDS with its adapter, MagGate; see [`crate::components`]).
+//! (MagDS with its adapter, MagGate; see [`crate::components`]; MagWS with
+//! its adapter, see [`crate::realtime`]).
 //!
 //! Guarantees: started after the store is open and migrated, before anything
 //! listens; interrupted lifecycle operations are finished or rolled back and
@@ -28,6 +29,7 @@ use std::sync::{Arc, RwLock};
 use std::time::Duration;
 
 use crate::components::{LateHooks, magds_adapter, open_magds};
+use crate::realtime::{magws_adapter, open_magws};
 use crate::trust::{StoreTrust, trust_first_party_key};
 use crate::{Config, StartError};
 
@@ -48,6 +50,8 @@ pub struct KernelHost {
     pub magds: Arc<MagDs>,
     /// The API layer: project API keys, rate limits, extension endpoints.
     pub gateway: Gateway,
+    /// Realtime channels over WebSocket (mounted under `/realtime`).
+    pub magws: magflock_magws::MagWs,
     pub store: Arc<SqlStore>,
     tasks: Vec<tokio::task::JoinHandle<()>>,
 }
@@ -82,6 +86,11 @@ impl KernelHost {
                 gate.clone(),
                 bus.clone(),
             )),
+        );
+        let magws = open_magws(config, bus.clone());
+        services.adapters.insert(
+            Component::MagWs,
+            Arc::new(magws_adapter(magws.clone(), store.clone())),
         );
         let sandbox_config = SandboxConfig {
             cache_dir: Some(config.data_dir.join("components")),
@@ -141,6 +150,7 @@ impl KernelHost {
         )
         .with_projects(magds.clone())
         .with_lifecycle(lifecycle.clone());
+        let magws_tasks = magws.connect(gateway.clone());
         let boot = lifecycle.boot().await.map_err(|e| {
             StartError::config(
                 "MAGFLOCK_DATA_DIR",
@@ -162,6 +172,7 @@ impl KernelHost {
         tasks.push(tokio::spawn(lifecycle.clone().run_monitor()));
         tasks.push(gateway.spawn_route_watcher());
         tasks.push(gateway.spawn_usage_emitter());
+        tasks.extend(magws_tasks);
         let sweeper_bus = bus.clone();
         tasks.push(tokio::spawn(async move {
             sweeper_bus
@@ -192,6 +203,7 @@ impl KernelHost {
             lifecycle,
             magds,
             gateway,
+            magws,
             store,
             tasks,
         })

@@ -126,6 +126,7 @@ pub async fn start(config: Config) -> Result<Running, StartError> {
         .fallback(file_and_error_handler_with_context(provide, shell))
         .with_state(options)
         .nest("/gateway", kernel.gateway.router())
+        .nest("/realtime", crate::realtime::router(&kernel))
         .layer(session_layer)
         .layer(from_fn_with_state(
             layer_config.clone(),
