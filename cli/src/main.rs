@@ -57,7 +57,8 @@ Admin commands use the login stored by `mag login` ($MAG_CONFIG, else
 )]
 struct Cli {
     /// How admin commands print their result.
-    #[arg(short, long, global = true, value_enum, default_value = "table")]
+    /// table, json, yaml, or a format a running extension adds (see `mag commands`, `format-<name>`).
+    #[arg(short, long, global = true, default_value = "table")]
     output: Format,
     #[command(subcommand)]
     command: Command,
@@ -208,7 +209,15 @@ fn write_stdout(bytes: &[u8]) -> Result<(), MagError> {
 fn show(result: Result<admin::output::Shown, MagError>, format: Format) -> ExitCode {
     match result {
         Ok(shown) => {
-            let mut text = shown.render(format);
+            let mut text = match &format {
+                Format::Extension(name) if !shown.raw => {
+                    match admin::render_with_extension(name, &shown.data) {
+                        Ok(text) => text,
+                        Err(problem) => return fail(&problem),
+                    }
+                }
+                _ => shown.render(&format),
+            };
             if !shown.raw && !text.is_empty() {
                 text.push('\n');
             }

@@ -300,6 +300,14 @@ async fn mag_drives_install_approve_upgrade_rollback_uninstall_in_every_format()
         "{}",
         help.out
     );
+    // An output format the extension adds: `-o csv` is written by steady's format-csv.
+    let csv = ok(mag(&["-o", "csv", "extension:list"]), "csv");
+    let header = csv.out.lines().next().unwrap_or_default();
+    assert!(header.split(',').any(|c| c == "id"), "{}", csv.out);
+    assert!(csv.out.contains(STEADY), "{}", csv.out);
+    let xml = mag(&["-o", "xml", "extension:list"]);
+    assert_eq!(xml.code, 5, "{}", xml.err);
+    assert!(xml.err.contains("output format 'xml'"), "{}", xml.err);
     let pong = ok(mag(&["steady:ping"]), "steady:ping");
     assert_eq!(pong.out.trim(), "pong");
     let missing = mag(&["steady:nothing"]);

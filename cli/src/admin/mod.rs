@@ -206,6 +206,20 @@ fn check(command: &AdminCommand) -> Result<(), MagError> {
 }
 
 /// Runs one admin command.
+/// `data` written in `format` by the running extension that adds it.
+pub fn render_with_extension(format: &str, data: &serde_json::Value) -> Result<String, MagError> {
+    let client = client::Client::new(client::resolve()?)?;
+    let command = std::env::args()
+        .skip(1)
+        .find(|a| a.contains(':') || matches!(a.as_str(), "health" | "commands"))
+        .unwrap_or_default();
+    let written = client.post(
+        &["formats", format],
+        serde_json::json!({"command": command, "data": data}),
+    )?;
+    Ok(written["output"].as_str().unwrap_or_default().to_string())
+}
+
 /// `mag <extension>:<command> [args...]`, with the stored login.
 pub fn run_extension_command(words: &[String]) -> Result<Shown, MagError> {
     let client = client::Client::new(client::resolve()?)?;

@@ -9,11 +9,38 @@
 
 use serde_json::Value;
 
-#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
+/// How a result is printed: built in, or a format a running extension adds
+/// (`format-<name>` command, written by the server: `mag -o csv ...`).
+#[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Format {
     Table,
     Json,
     Yaml,
+    Extension(String),
+}
+
+impl std::str::FromStr for Format {
+    type Err = String;
+    fn from_str(text: &str) -> Result<Format, String> {
+        Ok(match text.to_ascii_lowercase().as_str() {
+            "table" => Format::Table,
+            "json" => Format::Json,
+            "yaml" => Format::Yaml,
+            other
+                if !other.is_empty()
+                    && other
+                        .bytes()
+                        .all(|b| b.is_ascii_alphanumeric() || b == b'-') =>
+            {
+                Format::Extension(other.to_string())
+            }
+            _ => {
+                return Err(format!(
+                    "'{text}' is not an output format (table, json, yaml, or one an extension adds)"
+                ));
+            }
+        })
+    }
 }
 
 /// What a command shows: the data, its table, and how `mag` exits.
@@ -39,10 +66,12 @@ impl Shown {
         }
     }
 
-    pub fn render(&self, format: Format) -> String {
+    /// The text in a built-in format (an extension's format is written by
+    /// the server, see `commands::render_with_extension`).
+    pub fn render(&self, format: &Format) -> String {
         match format {
             _ if self.raw => self.table.clone(),
-            Format::Table => self.table.trim_end().to_string(),
+            Format::Table | Format::Extension(_) => self.table.trim_end().to_string(),
             Format::Json => serde_json::to_string_pretty(&self.data).unwrap_or_default(),
             Format::Yaml => to_yaml(&self.data).trim_end().to_string(),
         }

@@ -16,6 +16,8 @@
 //! | `GET /v1/health` | any role |
 //! | `GET /v1/commands?cli_version=` (the `mag <extension>:<command>` commands of running extensions; fires `register_command` and `extend_help`) | any role |
 //! | `POST /v1/extensions/{publisher}/{name}/commands/{command}` `{"args": [...]}` (runs it in the sandbox) | admin, owner |
+//! | `GET /v1/formats?command=` (output formats extensions add to `mag`; fires `add_output_format`) | any role |
+//! | `POST /v1/formats/{format}` `{"command", "data"}` (the data written in an extension's format) | any role |
 //!
 //! Guarantees: each route checks the caller's role first; every change goes
 //! through the lifecycle manager, which journals, audits and publishes it
@@ -63,6 +65,8 @@ pub fn routes() -> Router<Gateway> {
         .route("/v1/events", get(events))
         .route("/v1/health", get(health))
         .route("/v1/commands", get(commands))
+        .route("/v1/formats", get(formats))
+        .route("/v1/formats/{format}", post(format_with))
         .route(
             "/v1/extensions/{publisher}/{name}/commands/{command}",
             post(run_command),
@@ -682,4 +686,97 @@ async fn run_command(
     Ok(Json(
         json!({"extension": id, "command": command, "output": output}),
     ))
+}
+
+/// The command an extension contributes to write `mag` output in `format`.
+fn format_command(format: &str) -> String {
+    format!("format-{format}")
+}
+
+/// Running extensions contributing a `format-<name>` command, by format name.
+fn format_owners(gw: &Gateway) -> Vec<(String, std::sync::Arc<magflock_sandbox::LoadedExtension>)> {
+    let mut owners = Vec::new();
+    for loaded in gw.kernel().sandbox.loaded() {
+        if gw.kernel().gate.may_run(loaded.id()).is_err() {
+            continue;
+        }
+        let names: Vec<String> = loaded
+            .manifest()
+            .contributions
+            .iter()
+            .filter(|c| c.kind == magflock_kernel::manifest::ContributionKind::Command)
+            .filter_map(|c| c.id.strip_prefix("format-").map(str::to_string))
+            .collect();
+        for name in names {
+            owners.push((name, loaded.clone()));
+        }
+    }
+    owners
+}
+
+#[derive(Deserialize, Default)]
+struct FormatsQuery {
+    command: Option<String>,
+}
+
+/// The output formats for a `mag` command: the built-in ones and those
+/// running extensions add (offered to `add_output_format` first).
+async fn formats(
+    State(gw): State<Gateway>,
+    Extension(caller): Extension<Caller>,
+    Query(query): Query<FormatsQuery>,
+) -> Result<Json<Value>, GateError> {
+    reader(&gw, &caller)?;
+    let command = query.command.unwrap_or_default();
+    let builtin = ["table", "json", "yaml"];
+    gw.kernel()
+        .dispatch(
+            "add_output_format",
+            &json!({"command": command, "formats": builtin}),
+        )
+        .await?;
+    let added: Vec<Value> = format_owners(&gw)
+        .into_iter()
+        .map(|(name, loaded)| json!({"format": name, "extension": loaded.id()}))
+        .collect();
+    Ok(Json(json!({"builtin": builtin, "extensions": added})))
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct FormatBody {
+    command: String,
+    data: Value,
+}
+
+/// Writes `data` (a `mag` command's result) in an extension's format, by
+/// running its `format-<name>` command in the sandbox.
+async fn format_with(
+    State(gw): State<Gateway>,
+    Extension(caller): Extension<Caller>,
+    Path(format): Path<String>,
+    body: axum::body::Bytes,
+) -> Result<Json<Value>, GateError> {
+    reader(&gw, &caller)?;
+    let body: FormatBody = body_as(&body, r#"{"command": "extension:list", "data": {...}}"#)?;
+    let (_, loaded) = format_owners(&gw)
+        .into_iter()
+        .find(|(name, _)| *name == format)
+        .ok_or_else(|| {
+            GateError::NotFound(format!(
+                "no running extension adds the output format '{format}' (built in: table, json, yaml)"
+            ))
+        })?;
+    let args = vec![body.command, body.data.to_string()];
+    let run = format_command(&format);
+    let output = tokio::task::spawn_blocking(move || {
+        loaded.run_command(&run, &args, magflock_sandbox::CallMode::Warm)
+    })
+    .await
+    .map_err(|e| GateError::Internal(e.to_string()))?
+    .map_err(|e| match e {
+        magflock_sandbox::SandboxError::Guest { message, .. } => GateError::BadRequest(message),
+        other => GateError::from(other),
+    })?;
+    Ok(Json(json!({"format": format, "output": output})))
 }

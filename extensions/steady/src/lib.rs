@@ -11,6 +11,42 @@ use magflock_sdk::prelude::*;
 
 struct Steady;
 
+/// The first list of objects in `data` as CSV (a header of their keys).
+fn csv(data: &serde_json::Value) -> Result<String, String> {
+    let rows = match data {
+        serde_json::Value::Array(rows) => rows,
+        serde_json::Value::Object(map) => map
+            .values()
+            .find_map(|v| v.as_array())
+            .ok_or("no list to write as CSV")?,
+        _ => return Err("no list to write as CSV".into()),
+    };
+    let keys: Vec<String> = rows
+        .first()
+        .and_then(|r| r.as_object())
+        .map(|r| r.keys().cloned().collect())
+        .unwrap_or_default();
+    let field = |v: &serde_json::Value| {
+        let text = match v {
+            serde_json::Value::String(s) => s.clone(),
+            serde_json::Value::Null => String::new(),
+            other => other.to_string(),
+        };
+        if text.contains([',', '"', '\n']) {
+            format!("\"{}\"", text.replace('"', "\"\""))
+        } else {
+            text
+        }
+    };
+    let mut out = keys.join(",");
+    for row in rows {
+        let cells: Vec<String> = keys.iter().map(|k| field(&row[k])).collect();
+        out.push('\n');
+        out.push_str(&cells.join(","));
+    }
+    Ok(out)
+}
+
 impl Extension for Steady {
     fn install() -> Result<(), String> {
         if host::kv::get("fail-install").is_some() {
@@ -54,6 +90,12 @@ impl Extension for Steady {
     fn run_command(command: &str, args: Vec<String>) -> Result<String, String> {
         match command {
             "ping" => Ok("pong".into()),
+            "format-csv" => {
+                let data = args
+                    .get(1)
+                    .ok_or("format-csv needs the command and its data")?;
+                csv(&serde_json::from_str(data).map_err(|e| e.to_string())?)
+            }
             "metric" => {
                 host::system_metrics::counter("steady.pings", 1)?;
                 Ok("counted".into())
