@@ -598,26 +598,18 @@ async fn commands(
             &json!({"command": "help", "cli_version": cli_version}),
         )
         .await?;
-    let mut listed = Vec::new();
-    for loaded in gw.kernel().sandbox.loaded() {
-        if gw.kernel().gate.may_run(loaded.id()).is_err() {
-            continue;
-        }
-        let id = loaded.id();
-        let short = id.split('/').nth(1).unwrap_or(id);
-        for command in loaded
-            .manifest()
-            .contributions
-            .iter()
-            .filter(|c| c.kind == magflock_kernel::manifest::ContributionKind::Command)
-        {
-            listed.push(json!({
-                "extension": id, "command": command.id,
-                "invoke": format!("{short}:{}", command.id),
-                "title": command.title,
-            }));
-        }
-    }
+    let listed: Vec<Value> = running_commands(&gw)
+        .into_iter()
+        .filter(|(_, command, _)| !command.starts_with("format-"))
+        .map(|(loaded, command, title)| {
+            let id = loaded.id();
+            let short = id.split('/').nth(1).unwrap_or(id);
+            json!({
+                "extension": id, "command": command,
+                "invoke": format!("{short}:{command}"), "title": title,
+            })
+        })
+        .collect();
     Ok(Json(json!({"commands": listed})))
 }
 
@@ -643,25 +635,16 @@ async fn run_command(
     } else {
         body_as(&body, r#"{"args": ["..."]}"#)?
     };
-    let not_found = || {
-        GateError::NotFound(format!(
-            "extension '{id}' has no running command '{command}'"
-        ))
-    };
-    let loaded = gw.kernel().sandbox.get(&id).map_err(|_| not_found())?;
-    let contributes =
-        loaded.manifest().contributions.iter().any(|c| {
-            c.kind == magflock_kernel::manifest::ContributionKind::Command && c.id == command
-        });
-    if !contributes || gw.kernel().gate.may_run(&id).is_err() {
-        return Err(not_found());
-    }
-    let (run, args) = (command.clone(), body.args.clone());
-    let output = tokio::task::spawn_blocking(move || {
-        loaded.run_command(&run, &args, magflock_sandbox::CallMode::Warm)
-    })
-    .await
-    .map_err(|e| GateError::Internal(e.to_string()))?;
+    let loaded = running_commands(&gw)
+        .into_iter()
+        .find(|(loaded, c, _)| loaded.id() == id && *c == command)
+        .map(|(loaded, _, _)| loaded)
+        .ok_or_else(|| {
+            GateError::NotFound(format!(
+                "extension '{id}' has no running command '{command}'"
+            ))
+        })?;
+    let output = run_in_sandbox(loaded, command.clone(), body.args.clone()).await;
     let (outcome, detail) = match &output {
         Ok(_) => (
             magflock_types::Outcome::Success,
@@ -679,10 +662,7 @@ async fn run_command(
             .entry("extension.command_run", Some(&id), outcome, detail),
     );
     audit.flush().await.map_err(GateError::from)?;
-    let output = output.map_err(|e| match e {
-        magflock_sandbox::SandboxError::Guest { message, .. } => GateError::BadRequest(message),
-        other => GateError::from(other),
-    })?;
+    let output = output?;
     Ok(Json(
         json!({"extension": id, "command": command, "output": output}),
     ))
@@ -694,24 +674,15 @@ fn format_command(format: &str) -> String {
 }
 
 /// Running extensions contributing a `format-<name>` command, by format name.
-fn format_owners(gw: &Gateway) -> Vec<(String, std::sync::Arc<magflock_sandbox::LoadedExtension>)> {
-    let mut owners = Vec::new();
-    for loaded in gw.kernel().sandbox.loaded() {
-        if gw.kernel().gate.may_run(loaded.id()).is_err() {
-            continue;
-        }
-        let names: Vec<String> = loaded
-            .manifest()
-            .contributions
-            .iter()
-            .filter(|c| c.kind == magflock_kernel::manifest::ContributionKind::Command)
-            .filter_map(|c| c.id.strip_prefix("format-").map(str::to_string))
-            .collect();
-        for name in names {
-            owners.push((name, loaded.clone()));
-        }
-    }
-    owners
+fn format_owners(gw: &Gateway) -> Vec<(String, Arc<magflock_sandbox::LoadedExtension>)> {
+    running_commands(gw)
+        .into_iter()
+        .filter_map(|(loaded, command, _)| {
+            command
+                .strip_prefix("format-")
+                .map(|name| (name.to_string(), loaded.clone()))
+        })
+        .collect()
 }
 
 #[derive(Deserialize, Default)]
@@ -768,15 +739,51 @@ async fn format_with(
             ))
         })?;
     let args = vec![body.command, body.data.to_string()];
-    let run = format_command(&format);
-    let output = tokio::task::spawn_blocking(move || {
-        loaded.run_command(&run, &args, magflock_sandbox::CallMode::Warm)
+    let output = run_in_sandbox(loaded, format_command(&format), args).await?;
+    Ok(Json(json!({"format": format, "output": output})))
+}
+
+/// Every command a running extension contributes: `(extension, command id, title)`.
+fn running_commands(
+    gw: &Gateway,
+) -> Vec<(
+    Arc<magflock_sandbox::LoadedExtension>,
+    String,
+    Option<String>,
+)> {
+    let mut found = Vec::new();
+    for loaded in gw.kernel().sandbox.loaded() {
+        if gw.kernel().gate.may_run(loaded.id()).is_err() {
+            continue;
+        }
+        let commands: Vec<(String, Option<String>)> = loaded
+            .manifest()
+            .contributions
+            .iter()
+            .filter(|c| c.kind == magflock_kernel::manifest::ContributionKind::Command)
+            .map(|c| (c.id.clone(), c.title.clone()))
+            .collect();
+        for (id, title) in commands {
+            found.push((loaded.clone(), id, title));
+        }
+    }
+    found
+}
+
+/// Runs `command` of `loaded` in the sandbox on a blocking thread; the
+/// guest's own error is a 400 with its message.
+async fn run_in_sandbox(
+    loaded: Arc<magflock_sandbox::LoadedExtension>,
+    command: String,
+    args: Vec<String>,
+) -> Result<String, GateError> {
+    tokio::task::spawn_blocking(move || {
+        loaded.run_command(&command, &args, magflock_sandbox::CallMode::Warm)
     })
     .await
     .map_err(|e| GateError::Internal(e.to_string()))?
     .map_err(|e| match e {
         magflock_sandbox::SandboxError::Guest { message, .. } => GateError::BadRequest(message),
         other => GateError::from(other),
-    })?;
-    Ok(Json(json!({"format": format, "output": output})))
+    })
 }
