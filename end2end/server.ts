@@ -10,7 +10,7 @@ import { join, resolve } from 'node:path';
 const root = resolve(__dirname, '..');
 const binary = process.env.MAGFLOCK_BIN ?? join(root, 'target', 'debug', 'magflock');
 
-async function freePort(): Promise<number> {
+export async function freePort(): Promise<number> {
   return new Promise((ok, fail) => {
     const s = createServer();
     s.once('error', fail);

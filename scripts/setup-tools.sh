@@ -2,7 +2,7 @@
 # Installs what building MagFlock needs, skipping what is already there:
 # the wasm targets, cargo-leptos 0.3.10 (no_downloads), the wasm-bindgen CLI
 # matching Cargo.lock, and the npm tools (Tailwind, binaryen's wasm-opt,
-# Playwright). With --browser it also installs Debian's Chromium for the
+# Playwright, oidc-provider for the sign-in tests). With --browser it also installs Debian's Chromium for the
 # end-to-end tests. Nothing is downloaded from outside the package registries.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -36,8 +36,8 @@ if ! wasm-bindgen --version 2>/dev/null | grep -q " $bindgen_version\$"; then
   cargo install wasm-bindgen-cli --version "$bindgen_version"
 fi
 
-if [ ! -x node_modules/.bin/tailwindcss ] || [ ! -x node_modules/.bin/wasm-opt ] || [ ! -d node_modules/@playwright/test ]; then
-  say "npm ci (Tailwind, wasm-opt from binaryen, Playwright; no browser download)"
+if [ ! -x node_modules/.bin/tailwindcss ] || [ ! -x node_modules/.bin/wasm-opt ] || [ ! -d node_modules/@playwright/test ] || [ ! -d node_modules/oidc-provider ]; then
+  say "npm ci (Tailwind, wasm-opt from binaryen, Playwright without a browser download, the OpenID provider for the sign-in tests)"
   PLAYWRIGHT_SKIP_BROWSER_DOWNLOAD=1 npm ci --no-audit --no-fund
 fi
 

@@ -181,6 +181,7 @@ fn config(dir: &Path, catalog: PathBuf) -> Config {
         catalog_dir: catalog,
         health_interval_secs: 60,
         keep_previous_hours: 24,
+        oidc: None,
     }
 }
 

@@ -6,6 +6,7 @@
 
 use crate::StartError;
 use leptos::config::LeptosOptions;
+use magflock_types::Role;
 use std::net::SocketAddr;
 
 pub const DEFAULT_DATABASE_URL: &str = "sqlite://data/magflock.db";
@@ -39,6 +40,94 @@ pub struct Config {
     /// `MAGFLOCK_KEEP_PREVIOUS_HOURS` (default 24): how long the version an
     /// upgrade replaced is kept for a one-click rollback.
     pub keep_previous_hours: u32,
+    /// `MAGFLOCK_OIDC_*`: single sign-on to MagUI with an OpenID Connect
+    /// provider, when `MAGFLOCK_OIDC_ISSUER` is set.
+    pub oidc: Option<OidcConfig>,
+}
+
+/// An OpenID Connect provider for signing in to MagUI.
+#[derive(Clone)]
+pub struct OidcConfig {
+    /// `MAGFLOCK_OIDC_ISSUER`: the issuer URL (discovery reads
+    /// `<issuer>/.well-known/openid-configuration`).
+    pub issuer: String,
+    /// `MAGFLOCK_OIDC_CLIENT_ID` (required with an issuer).
+    pub client_id: String,
+    /// `MAGFLOCK_OIDC_CLIENT_SECRET` (unset for a public client; PKCE is always used).
+    pub client_secret: Option<String>,
+    /// `MAGFLOCK_OIDC_NAME` (default "single sign-on"): the button says "Sign in with <name>".
+    pub name: String,
+    /// `MAGFLOCK_OIDC_DEFAULT_ROLE` (default auditor; admin allowed, owner refused):
+    /// the role of a user created at their first sign-in.
+    pub default_role: Role,
+}
+
+impl std::fmt::Debug for OidcConfig {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("OidcConfig")
+            .field("issuer", &self.issuer)
+            .field("client_id", &self.client_id)
+            .field(
+                "client_secret",
+                &self.client_secret.as_ref().map(|_| "<set>"),
+            )
+            .field("name", &self.name)
+            .field("default_role", &self.default_role)
+            .finish()
+    }
+}
+
+/// Reads the `MAGFLOCK_OIDC_*` settings through `get` (unset or empty → `None`).
+pub fn oidc_from(get: impl Fn(&str) -> Option<String>) -> Result<Option<OidcConfig>, StartError> {
+    let Some(issuer) = get("MAGFLOCK_OIDC_ISSUER") else {
+        return Ok(None);
+    };
+    let parsed = url::Url::parse(issuer.trim()).map_err(|e| {
+        StartError::config(
+            "MAGFLOCK_OIDC_ISSUER",
+            format!("not a valid URL ({e}): '{issuer}'"),
+        )
+    })?;
+    if !matches!(parsed.scheme(), "http" | "https") || parsed.host_str().is_none() {
+        return Err(StartError::config(
+            "MAGFLOCK_OIDC_ISSUER",
+            format!("expected an http:// or https:// URL, got '{issuer}'"),
+        ));
+    }
+    let client_id = get("MAGFLOCK_OIDC_CLIENT_ID").ok_or_else(|| {
+        StartError::config(
+            "MAGFLOCK_OIDC_CLIENT_ID",
+            "required when MAGFLOCK_OIDC_ISSUER is set (the client id registered at the provider)",
+        )
+    })?;
+    let default_role = match get("MAGFLOCK_OIDC_DEFAULT_ROLE") {
+        None => Role::Auditor,
+        Some(raw) => match raw.trim().to_ascii_lowercase().as_str() {
+            "auditor" => Role::Auditor,
+            "admin" => Role::Admin,
+            "owner" => {
+                return Err(StartError::config(
+                    "MAGFLOCK_OIDC_DEFAULT_ROLE",
+                    "owner is refused: anyone with an account at the provider would own this instance; choose auditor or admin",
+                ));
+            }
+            _ => {
+                return Err(StartError::config(
+                    "MAGFLOCK_OIDC_DEFAULT_ROLE",
+                    format!("expected auditor or admin, got '{raw}'"),
+                ));
+            }
+        },
+    };
+    Ok(Some(OidcConfig {
+        issuer: issuer.trim().to_string(),
+        client_id: client_id.trim().to_string(),
+        client_secret: get("MAGFLOCK_OIDC_CLIENT_SECRET"),
+        name: get("MAGFLOCK_OIDC_NAME")
+            .map(|n| n.trim().to_string())
+            .unwrap_or_else(|| "single sign-on".to_string()),
+        default_role,
+    }))
 }
 
 /// Reads one environment variable (unset or empty → `None`).
@@ -135,6 +224,7 @@ impl Config {
             .map(|v| parse_bounded("MAGFLOCK_KEEP_PREVIOUS_HOURS", &v, 0, 8_760, "hours"))
             .transpose()?
             .unwrap_or(24);
+        let oidc = oidc_from(var)?;
         Ok(Config {
             database_url,
             leptos,
@@ -146,6 +236,7 @@ impl Config {
             catalog_dir,
             health_interval_secs,
             keep_previous_hours,
+            oidc,
         })
     }
 
@@ -165,6 +256,70 @@ fn leptos_toml_setting(path: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn oidc_settings_are_checked() {
+        let env = |pairs: &'static [(&'static str, &'static str)]| {
+            move |name: &str| {
+                pairs
+                    .iter()
+                    .find(|(k, _)| *k == name)
+                    .map(|(_, v)| v.to_string())
+            }
+        };
+        assert!(oidc_from(env(&[])).unwrap().is_none());
+        let oidc = oidc_from(env(&[
+            ("MAGFLOCK_OIDC_ISSUER", "http://127.0.0.1:9000"),
+            ("MAGFLOCK_OIDC_CLIENT_ID", "magflock"),
+            ("MAGFLOCK_OIDC_CLIENT_SECRET", "s3cret"),
+        ]))
+        .unwrap()
+        .unwrap();
+        assert_eq!(oidc.default_role, Role::Auditor);
+        assert_eq!(oidc.name, "single sign-on");
+        assert!(!format!("{oidc:?}").contains("s3cret"));
+        let missing_client = oidc_from(env(&[("MAGFLOCK_OIDC_ISSUER", "https://id.example.com")]));
+        assert!(
+            missing_client
+                .unwrap_err()
+                .to_string()
+                .starts_with("MAGFLOCK_OIDC_CLIENT_ID")
+        );
+        for (role, ok) in [("admin", true), ("owner", false), ("root", false)] {
+            let pairs: &'static [(&'static str, &'static str)] = match role {
+                "admin" => &[
+                    ("MAGFLOCK_OIDC_ISSUER", "https://id.example.com"),
+                    ("MAGFLOCK_OIDC_CLIENT_ID", "c"),
+                    ("MAGFLOCK_OIDC_DEFAULT_ROLE", "admin"),
+                ],
+                "owner" => &[
+                    ("MAGFLOCK_OIDC_ISSUER", "https://id.example.com"),
+                    ("MAGFLOCK_OIDC_CLIENT_ID", "c"),
+                    ("MAGFLOCK_OIDC_DEFAULT_ROLE", "owner"),
+                ],
+                _ => &[
+                    ("MAGFLOCK_OIDC_ISSUER", "https://id.example.com"),
+                    ("MAGFLOCK_OIDC_CLIENT_ID", "c"),
+                    ("MAGFLOCK_OIDC_DEFAULT_ROLE", "root"),
+                ],
+            };
+            let result = oidc_from(env(pairs));
+            assert_eq!(result.is_ok(), ok, "{role}");
+            if let Err(e) = result {
+                assert!(
+                    e.to_string().starts_with("MAGFLOCK_OIDC_DEFAULT_ROLE"),
+                    "{e}"
+                );
+            }
+        }
+        assert!(
+            oidc_from(env(&[
+                ("MAGFLOCK_OIDC_ISSUER", "ftp://x"),
+                ("MAGFLOCK_OIDC_CLIENT_ID", "c")
+            ]))
+            .is_err()
+        );
+    }
 
     #[test]
     fn retention_days_are_bounded() {

@@ -13,6 +13,7 @@ pub mod config;
 pub mod error;
 pub mod http_layers;
 pub mod kernel_host;
+pub mod oidc;
 pub mod realtime;
 pub mod serve;
 pub mod sessions;

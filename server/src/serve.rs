@@ -9,6 +9,7 @@ use crate::cli::create_account_from_env;
 use crate::components::GatewaySessions;
 use crate::http_layers::{self, LayerConfig};
 use crate::kernel_host::KernelHost;
+use crate::oidc::Oidc;
 use crate::sessions::DbSessionStore;
 use crate::{Config, StartError};
 use axum::Router;
@@ -92,7 +93,9 @@ pub async fn start(config: Config) -> Result<Running, StartError> {
         tracing::warn!(setting = %key, "stored setting is invalid; using its default");
     }
     let setup_needed = store.user_count().await? == 0;
-    let ctx = AppContext::new(store.clone(), lifecycle_store, settings.clone());
+    let mut ctx = AppContext::new(store.clone(), lifecycle_store, settings.clone());
+    ctx.bus = Some(kernel.bus.clone());
+    ctx.sign_in_provider = config.oidc.as_ref().map(|o| o.name.clone());
     kernel
         .gateway
         .attach_admin_sessions(Arc::new(GatewaySessions { ctx: ctx.clone() }));
@@ -108,6 +111,28 @@ pub async fn start(config: Config) -> Result<Running, StartError> {
             settings.session_idle_minutes,
         ))));
 
+    let listener = tokio::net::TcpListener::bind(config.site_addr()).await.map_err(|e| StartError::Bind {
+        setting: ADDR_SETTING,
+        addr: config.site_addr().to_string(),
+        problem: if e.kind() == std::io::ErrorKind::AddrInUse {
+            "the address is already in use (is MagFlock already running?); stop that program or choose another address".into()
+        } else {
+            e.to_string()
+        },
+    })?;
+    let addr = listener.local_addr()?;
+    let oidc_routes = match &config.oidc {
+        Some(oidc) => {
+            let base = config
+                .public_origin
+                .clone()
+                .unwrap_or_else(|| format!("http://{addr}"));
+            let oidc = Oidc::new(oidc.clone(), &base, ctx.clone())
+                .map_err(|e| StartError::config("MAGFLOCK_OIDC_ISSUER", e))?;
+            Arc::new(oidc).router()
+        }
+        None => Router::new(),
+    };
     let layer_config = Arc::new(LayerConfig {
         trust_proxy: config.trust_proxy,
         public_origin: config.public_origin.clone(),
@@ -127,6 +152,7 @@ pub async fn start(config: Config) -> Result<Running, StartError> {
         .with_state(options)
         .nest("/gateway", kernel.gateway.router())
         .nest("/realtime", crate::realtime::router(&kernel))
+        .merge(oidc_routes)
         .layer(session_layer)
         .layer(from_fn_with_state(
             layer_config.clone(),
@@ -135,16 +161,6 @@ pub async fn start(config: Config) -> Result<Running, StartError> {
         .layer(from_fn_with_state(layer_config, http_layers::client_ip))
         .layer(from_fn(http_layers::security_headers));
 
-    let listener = tokio::net::TcpListener::bind(config.site_addr()).await.map_err(|e| StartError::Bind {
-        setting: ADDR_SETTING,
-        addr: config.site_addr().to_string(),
-        problem: if e.kind() == std::io::ErrorKind::AddrInUse {
-            "the address is already in use (is MagFlock already running?); stop that program or choose another address".into()
-        } else {
-            e.to_string()
-        },
-    })?;
-    let addr = listener.local_addr()?;
     let (shutdown, stopped) = oneshot::channel::<()>();
     let task = tokio::spawn(async move {
         axum::serve(

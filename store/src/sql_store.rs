@@ -86,6 +86,18 @@ impl Store for SqlStore {
     async fn record_login(&self, id: &str, at: Millis) -> Result<()> {
         users::record_login(&self.pool, id, at).await
     }
+    async fn identity_user(&self, issuer: &str, subject: &str) -> Result<Option<String>> {
+        users::identity_user(&self.pool, issuer, subject).await
+    }
+    async fn identity_link(
+        &self,
+        issuer: &str,
+        subject: &str,
+        user_id: &str,
+        email: Option<&str>,
+    ) -> Result<()> {
+        users::identity_link(&self.pool, issuer, subject, user_id, email).await
+    }
 
     async fn session_load(&self, id: &str, now: Millis) -> Result<Option<SessionRow>> {
         sessions::load(&self.pool, id, now).await

@@ -43,6 +43,16 @@ pub trait Store: Send + Sync + 'static {
     /// Replaces the password hash and ends the account's sessions.
     async fn set_password_hash(&self, id: &str, hash: &str) -> Result<()>;
     async fn record_login(&self, id: &str, at: Millis) -> Result<()>;
+    /// The user linked to a sign-in provider's identity (`issuer`, `subject`).
+    async fn identity_user(&self, issuer: &str, subject: &str) -> Result<Option<String>>;
+    /// Links a provider identity to a user; `Conflict` if it is already linked.
+    async fn identity_link(
+        &self,
+        issuer: &str,
+        subject: &str,
+        user_id: &str,
+        email: Option<&str>,
+    ) -> Result<()>;
 
     // --- sessions ----------------------------------------------------------
     async fn session_load(&self, id: &str, now: Millis) -> Result<Option<SessionRow>>;

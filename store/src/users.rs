@@ -194,3 +194,40 @@ pub(crate) async fn record_login(pool: &AnyPool, id: &str, at: Millis) -> Result
         .await?;
     Ok(())
 }
+
+/// The user an identity (`issuer`, `subject`) is linked to, if any.
+pub(crate) async fn identity_user(
+    pool: &AnyPool,
+    issuer: &str,
+    subject: &str,
+) -> Result<Option<String>> {
+    let row = sqlx::query("SELECT user_id FROM user_identities WHERE issuer = $1 AND subject = $2")
+        .bind(issuer)
+        .bind(subject)
+        .fetch_optional(pool)
+        .await?;
+    row.map(|r| r.try_get("user_id").map_err(Into::into))
+        .transpose()
+}
+
+/// Links an identity to a user; `Conflict` if the identity is already linked.
+pub(crate) async fn identity_link(
+    pool: &AnyPool,
+    issuer: &str,
+    subject: &str,
+    user_id: &str,
+    email: Option<&str>,
+) -> Result<()> {
+    sqlx::query(
+        "INSERT INTO user_identities (issuer, subject, user_id, email, linked_at) \
+         VALUES ($1, $2, $3, $4, $5)",
+    )
+    .bind(issuer)
+    .bind(subject)
+    .bind(user_id)
+    .bind(email)
+    .bind(now_millis())
+    .execute(pool)
+    .await?;
+    Ok(())
+}

@@ -12,6 +12,10 @@ pub struct SessionState {
     pub setup_needed: bool,
     pub user: Option<User>,
     pub instance_name: String,
+    /// The OpenID Connect provider's name when single sign-on is configured
+    /// (the sign-in page shows "Sign in with <name>").
+    #[serde(default)]
+    pub sign_in_provider: Option<String>,
 }
 
 #[server(endpoint = "current_session")]

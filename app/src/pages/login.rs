@@ -6,7 +6,7 @@ use crate::api::session::{Login, SessionState};
 use crate::app::{SessionResource, safe_next};
 use crate::components::errors::{ErrorBanner, ErrorPage, action_error};
 use crate::components::theme::ThemeToggle;
-use crate::components::ui::{Field, PRIMARY_BUTTON};
+use crate::components::ui::{Field, PRIMARY_BUTTON, SECONDARY_BUTTON};
 use leptos::prelude::*;
 use leptos_router::components::Redirect;
 use leptos_router::hooks::{use_navigate, use_query_map};
@@ -88,6 +88,23 @@ pub fn LoginPage() -> impl IntoView {
     let login = ServerAction::<Login>::new();
     continue_after_success(login, next);
     let error = action_error(login);
+    let session = expect_context::<SessionResource>().0;
+    // "Sign in with <provider>" when single sign-on is configured: a full page
+    // load (rel="external"), since the provider's pages are another site.
+    let provider = move || {
+        session
+            .get()
+            .and_then(|s| s.ok())
+            .and_then(|s| s.sign_in_provider)
+    };
+    let sso_start = move || format!("/auth/oidc/start?next={}", encode_query_value(&next()));
+    let sso_error = move || {
+        query.read().get("sso").map(|code| match code.as_str() {
+            "unavailable" => "The sign-in provider cannot be reached. Try again later.",
+            "disabled" => "This account is disabled.",
+            _ => "Single sign-on did not complete. Try again.",
+        })
+    };
     let redirect = Callback::new(move |state: SessionState| match state {
         SessionState {
             setup_needed: true, ..
@@ -98,6 +115,9 @@ pub fn LoginPage() -> impl IntoView {
     view! {
         <AuthGate redirect>
             <AuthCard title="Sign in" subtitle="Sign in to the MagFlock admin console.">
+                {move || sso_error().map(|message| view! {
+                    <p role="alert" class="mb-4 rounded-md border border-red-200 bg-red-50 p-3 text-sm text-red-800 dark:border-red-900 dark:bg-red-950 dark:text-red-200">{message}</p>
+                })}
                 <ActionForm action=login>
                     <div class="space-y-4">
                         <ErrorBanner error/>
@@ -108,7 +128,27 @@ pub fn LoginPage() -> impl IntoView {
                         </button>
                     </div>
                 </ActionForm>
+                {move || provider().map(|name| view! {
+                    <div class="mt-4 border-t border-slate-200 pt-4 dark:border-slate-800">
+                        <a href=sso_start rel="external" class=format!("{SECONDARY_BUTTON} w-full justify-center")>
+                            {format!("Sign in with {name}")}
+                        </a>
+                    </div>
+                })}
             </AuthCard>
         </AuthGate>
     }
+}
+
+/// Percent-encodes a same-site path for a query value (`/`, letters and digits
+/// stay as they are).
+fn encode_query_value(path: &str) -> String {
+    path.bytes()
+        .map(|b| match b {
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'/' | b'-' | b'_' | b'.' | b'~' => {
+                (b as char).to_string()
+            }
+            _ => format!("%{b:02X}"),
+        })
+        .collect()
 }

@@ -6,6 +6,8 @@
 //! session id, and is audited on success and failure alike.
 
 use super::audit::{Actor, record};
+use super::context::AppContext;
+use super::events;
 use super::guard::{LOGIN_AT, USER_ID, client_ip, ctx, current_user, require, session};
 use super::{passwords, throttle};
 use crate::AppError;
@@ -14,7 +16,7 @@ use magflock_store::now_millis;
 use magflock_types::{NewUser, Outcome, Role, User, check_password, normalize_email};
 use serde_json::json;
 use std::time::Instant;
-use tower_sessions::Expiry;
+use tower_sessions::{Expiry, Session};
 
 pub async fn current_session() -> Result<SessionState, AppError> {
     let ctx = ctx()?;
@@ -28,6 +30,7 @@ pub async fn current_session() -> Result<SessionState, AppError> {
         setup_needed,
         user,
         instance_name: ctx.settings().instance_name,
+        sign_in_provider: ctx.sign_in_provider.clone(),
     })
 }
 
@@ -52,7 +55,16 @@ pub fn validate_new_account(
 
 /// Starts a signed-in session for `user` with a fresh id.
 async fn start_session(user: &User) -> Result<(), AppError> {
-    let session = session().await?;
+    begin_session(&ctx()?, &session().await?, user).await
+}
+
+/// Starts a signed-in session for `user` in `session` with a fresh id: the one
+/// way every sign-in method (password, OpenID Connect) signs a user in.
+pub async fn begin_session(
+    ctx: &AppContext,
+    session: &Session,
+    user: &User,
+) -> Result<(), AppError> {
     session.cycle_id().await.map_err(AppError::internal)?;
     session
         .insert(USER_ID, &user.id)
@@ -62,7 +74,6 @@ async fn start_session(user: &User) -> Result<(), AppError> {
         .insert(LOGIN_AT, now_millis())
         .await
         .map_err(AppError::internal)?;
-    let ctx = ctx()?;
     let idle = ctx.settings().session_idle_minutes;
     session.set_expiry(Some(Expiry::OnInactivity(time::Duration::minutes(
         i64::from(idle),
@@ -176,6 +187,13 @@ pub async fn login(email: String, password: String) -> Result<User, AppError> {
         json!({}),
     )
     .await?;
+    events::publish(
+        &ctx,
+        events::USER_LOGIN,
+        Some(&user.id),
+        json!({"email": user.email, "role": user.role.as_str(), "method": "password"}),
+    )
+    .await;
     Ok(user)
 }
 
@@ -192,6 +210,13 @@ pub async fn logout() -> Result<(), AppError> {
             json!({}),
         )
         .await?;
+        events::publish(
+            &ctx()?,
+            events::USER_LOGOUT,
+            Some(&user.id),
+            json!({"email": user.email}),
+        )
+        .await;
     }
     session().await?.flush().await.map_err(AppError::internal)?;
     Ok(())

@@ -19,6 +19,12 @@ pub struct AppContext {
     /// settings page (which saves to the store first).
     pub settings: Arc<RwLock<Settings>>,
     pub started_at: i64,
+    /// The kernel's event bus, where MagAuth publishes `auth.*` events (the
+    /// server attaches it; `None` publishes nothing).
+    pub bus: Option<Arc<magflock_kernel::Bus>>,
+    /// The label of the OpenID Connect sign-in button ("Sign in with <label>"),
+    /// when the server has a provider configured.
+    pub sign_in_provider: Option<String>,
 }
 
 impl AppContext {
@@ -33,6 +39,8 @@ impl AppContext {
             throttle: Arc::new(LoginThrottle::default()),
             settings: Arc::new(RwLock::new(settings)),
             started_at: magflock_store::now_millis(),
+            bus: None,
+            sign_in_provider: None,
         }
     }
 

@@ -98,6 +98,13 @@ pub async fn session_user(ctx: &AppContext, session: &Session) -> Result<Option<
             serde_json::json!({"reason": "absolute lifetime reached"}),
         )
         .await?;
+        super::events::publish(
+            ctx,
+            super::events::TOKEN_EXPIRED,
+            Some(&user_id),
+            serde_json::json!({"kind": "session", "reason": "absolute lifetime reached"}),
+        )
+        .await;
         return Ok(None);
     }
     match ctx.store.user_by_id(&user_id).await? {
@@ -127,6 +134,13 @@ pub async fn require(min: Role) -> Result<Caller, AppError> {
             serde_json::json!({"required_role": min.as_str(), "role": caller.user.role.as_str()}),
         )
         .await?;
+        super::events::publish(
+            &ctx()?,
+            super::events::PERMISSION_DENIED,
+            Some(&caller.user.id),
+            serde_json::json!({"path": path, "required_role": min.as_str(), "role": caller.user.role.as_str()}),
+        )
+        .await;
         return Err(AppError::Forbidden);
     }
     Ok(caller)

@@ -9,6 +9,7 @@ pub mod audit;
 pub mod auth;
 pub mod context;
 pub mod dashboard;
+pub mod events;
 pub mod guard;
 pub mod passwords;
 pub mod settings;

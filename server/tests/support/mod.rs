@@ -40,6 +40,7 @@ pub fn config_for(database_url: &str) -> Config {
         catalog_dir: std::env::temp_dir().join(format!("magflock-test-catalog-{}", uuid_like())),
         health_interval_secs: 60,
         keep_previous_hours: 24,
+        oidc: None,
     }
 }
 
