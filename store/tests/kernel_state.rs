@@ -21,6 +21,7 @@ on_both_engines!(
     audit_batches_are_chained_in_order,
     the_audit_writer_keeps_order_and_flush_waits_for_durability,
     key_values_are_scoped_per_extension_and_round_trip_bytes,
+    a_reused_key_value_never_hides_a_write,
     trusted_keys_are_stored_once_and_can_be_removed,
 );
 
@@ -243,4 +244,37 @@ async fn trusted_keys_are_stored_once_and_can_be_removed(db: &TestDb) {
     assert!(db.store.trusted_key_remove("bb22").await.unwrap());
     assert!(!db.store.trusted_key_remove("bb22").await.unwrap());
     assert_eq!(db.store.trusted_keys().await.unwrap(), vec![first]);
+}
+
+/// Reads are reused for a moment (`extension_kv`), but every write, delete
+/// and clear made in the process shows at once, and one extension's writes
+/// never disturb another's reused values.
+async fn a_reused_key_value_never_hides_a_write(db: &TestDb) {
+    let store = &db.store;
+    assert_eq!(store.kv_get("a/one", "config").await.unwrap(), None);
+    store.kv_set("a/one", "config", b"v1").await.unwrap();
+    assert_eq!(
+        store.kv_get("a/one", "config").await.unwrap().as_deref(),
+        Some(&b"v1"[..])
+    );
+    store.kv_set("a/one", "config", b"v2").await.unwrap();
+    assert_eq!(
+        store.kv_get("a/one", "config").await.unwrap().as_deref(),
+        Some(&b"v2"[..])
+    );
+    store.kv_set("a/two", "config", b"other").await.unwrap();
+    assert_eq!(
+        store.kv_get("a/one", "config").await.unwrap().as_deref(),
+        Some(&b"v2"[..])
+    );
+    store.kv_delete("a/one", "config").await.unwrap();
+    assert_eq!(store.kv_get("a/one", "config").await.unwrap(), None);
+    store.kv_set("a/one", "config", b"v3").await.unwrap();
+    store.kv_get("a/one", "config").await.unwrap();
+    assert_eq!(store.kv_clear("a/one").await.unwrap(), 1);
+    assert_eq!(store.kv_get("a/one", "config").await.unwrap(), None);
+    assert_eq!(
+        store.kv_get("a/two", "config").await.unwrap().as_deref(),
+        Some(&b"other"[..])
+    );
 }
