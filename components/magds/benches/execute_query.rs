@@ -3,8 +3,9 @@
 //!
 //! The `execute_query` path is [`QueryRunner::run`], exactly what an
 //! extension's query goes through: sqlparser classification, the grant check,
-//! on PostgreSQL a transaction (`READ ONLY` for reads) as the extension's own
-//! role with a statement timeout and the role check before the commit, on
+//! on PostgreSQL the statement alone (autocommit) on a session logged in as
+//! the extension's own role (read-only sessions for reads, the statement
+//! timeout set when the session starts), on
 //! SQLite a read-only connection kept between reads (a fresh read-write one
 //! for writes), and the rows turned into JSON. The direct path is plain sqlx
 //! on a pool of the same database, as the platform's own code would query
@@ -290,7 +291,6 @@ impl Target {
 
     /// Closes the pools; on PostgreSQL drops the database, then the roles.
     async fn finish(self) {
-        let gateway = self.runner.gateway_role().map(str::to_string);
         self.runner.close().await;
         match self.direct {
             Direct::Postgres(pool) => pool.0.close().await,
@@ -302,7 +302,7 @@ impl Target {
                 .await
                 .expect("drop the bench database");
             let extension_roles = [&self.reader, &self.writer].map(|e| role_name(e).ok());
-            for role in extension_roles.into_iter().chain([gateway]).flatten() {
+            for role in extension_roles.into_iter().flatten() {
                 server
                     .execute(format!("DROP ROLE IF EXISTS \"{role}\"").as_str())
                     .await

@@ -102,14 +102,21 @@ impl MagDsAdapter {
         let runner = self.runner(&project)?;
         // The interface decides the kind of statement: `query` reads,
         // `execute` writes, `apply_ddl` changes the schema, each within the
-        // live grant; a write smuggled through `query` needs database.write
-        // even when the extension holds it.
+        // live grant; a write smuggled through `query` is refused even when
+        // the extension holds database.write. The extension's database role
+        // holds its whole live database grant, so interleaved calls through
+        // different interfaces never change the role under each other.
         let granted: Vec<Capability> = (self.granted)(&call.extension)
             .into_iter()
+            .filter(|c| c.family() == "database")
+            .collect();
+        let allowed: Vec<Capability> = granted
+            .iter()
+            .copied()
             .filter(|c| *c == call.capability)
             .collect();
         let result = self
-            .wait(runner.run(&call.extension, &granted, sql, &params))
+            .wait(runner.run_within(&call.extension, &granted, &allowed, sql, &params))
             .map_err(|e| e.to_string())?;
         Ok(match call.operation.as_str() {
             "query" => result.rows_json(),

@@ -142,6 +142,10 @@ pub struct Classified {
     /// The tables (and views) the statement names, as written, for auditing.
     /// Best effort: names of `WITH` queries and table functions are left out.
     pub tables: Vec<String>,
+    /// Whether the statement may return rows. `false` only when it certainly
+    /// returns none: `INSERT`, `UPDATE` and `DELETE` without `RETURNING`, and
+    /// schema statements.
+    pub returns_rows: bool,
 }
 
 /// Why a query was refused. Refusals are final: no grant makes the same SQL run.
@@ -358,7 +362,19 @@ fn classify_statement(statement: &Statement, start: Location) -> Result<Classifi
         class,
         statement_kind,
         tables,
+        returns_rows: may_return_rows(statement, class),
     })
+}
+
+/// `false` only for statements that certainly return no rows.
+fn may_return_rows(statement: &Statement, class: Class) -> bool {
+    match statement {
+        Statement::Insert(insert) => insert.returning.is_some() || insert.output.is_some(),
+        Statement::Update(update) => update.returning.is_some() || update.output.is_some(),
+        Statement::Delete(delete) => delete.returning.is_some() || delete.output.is_some(),
+        Statement::Query(_) | Statement::Merge(_) => true,
+        _ => class != Class::Schema,
+    }
 }
 
 /// `EXPLAIN` plans; `EXPLAIN ANALYZE` also executes, so it needs what the
@@ -384,6 +400,7 @@ fn classify_explain(
     if executes {
         Ok(Classified {
             statement_kind: format!("EXPLAIN ANALYZE {}", explained.statement_kind),
+            returns_rows: true,
             ..explained
         })
     } else {
@@ -391,6 +408,7 @@ fn classify_explain(
             class: Class::Read,
             statement_kind: "EXPLAIN".to_string(),
             tables: explained.tables,
+            returns_rows: true,
         })
     }
 }

@@ -12,12 +12,12 @@
 //!   statement whose class the grant does not cover is refused
 //!   ([`allowed`](crate::classify::allowed)). Admin statements never run here,
 //!   whatever is granted: database administration goes through MagDS's own API.
-//! * **Second wall, the database.** On PostgreSQL every statement runs in its
-//!   own transaction as the extension's own role (`SET LOCAL ROLE`, see
-//!   [`role_name`]), which holds exactly the privileges its grant implies in
-//!   this database ([`QueryRunner::sync_role`]; revoked privileges are taken
-//!   away, objects it created are handed to the database owner when
-//!   `database.schema` goes):
+//! * **Second wall, the database.** On PostgreSQL every statement runs on a
+//!   session logged in as the extension's own role (see [`role_name`]),
+//!   which holds exactly the privileges its grant implies in this database
+//!   ([`QueryRunner::sync_role`]; revoked privileges are taken away, objects
+//!   it created are handed to the database owner when `database.schema`
+//!   goes):
 //!   - `database.read`: `USAGE` on schema `public`, `SELECT` on its tables
 //!     (also future ones);
 //!   - `database.write`: `SELECT, INSERT, UPDATE, DELETE` on its tables and
@@ -27,23 +27,38 @@
 //!     ones it owns, not tables owned by others;
 //!   - `database.admin`: nothing more.
 //!
-//!   The transaction is `READ ONLY` when the parser classified the statement as
-//!   a read, or when neither `database.write` nor `database.schema` is granted.
-//!   The connection logs in as a per-database gateway role (not a superuser,
-//!   `NOINHERIT`, no privileges of its own, a random password set when the
-//!   runner starts), so `SET ROLE`/`RESET ROLE` inside a statement cannot reach
-//!   a superuser or the database owner. After the statement and before the
-//!   commit, the runner checks that the role is still the extension's: if the
-//!   statement switched roles (e.g. `set_config('role', 'none', true)`), it is
-//!   rolled back and no rows are returned. When a connection goes back to the
-//!   pool, whatever a statement left in the session is reset (settings, role,
-//!   advisory locks, listeners, cursors, temporary tables).
+//!   The role is a login role (not a superuser, `NOINHERIT`, `CONNECT` on the
+//!   project database) and a member of no role (memberships found when it is
+//!   synced are revoked), so `SET ROLE`/`RESET ROLE`/`SET SESSION
+//!   AUTHORIZATION` inside a statement cannot reach any other role: there is
+//!   no other identity in the session to switch to. Its password is random,
+//!   made once per process and role, kept in memory only and set again
+//!   (`ALTER ROLE … PASSWORD`) when the runner syncs the role, i.e. at its
+//!   first statement after each process start.
 //!
-//!   Setting up a PostgreSQL runner changes the project database in two ways:
-//!   the gateway gets `CONNECT` on it, and `CREATE` on schema `public` is
-//!   revoked from `PUBLIC` (already so since PostgreSQL 15). The gateway's
-//!   password is sent in an `ALTER ROLE` statement, which a server logging DDL
-//!   writes to its log.
+//!   Sessions are read-only (`default_transaction_read_only = on`) when the
+//!   parser classified the statement as a read, or when neither
+//!   `database.write` nor `database.schema` is granted; each extension has a
+//!   pool of read-only sessions and one of read-write sessions (at most 2
+//!   each per project database, closed after 60 s idle), used by no other
+//!   extension. The statement timeout is set when a session starts. A
+//!   statement runs alone in autocommit (one statement is atomic), except
+//!   on a read-write session when it may return rows (per the parser: not an
+//!   `INSERT`/`UPDATE`/`DELETE` without `RETURNING` nor a schema statement;
+//!   always with the parser bypassed): then in a transaction, so that a
+//!   limit rolls it back. When a connection goes back to its pool, whatever a
+//!   statement left in the session is reset (settings such as the read-only
+//!   default and the timeout, advisory locks, listeners, cursors, temporary
+//!   tables). A sync that changes the grant replaces the extension's pools:
+//!   the next statement runs on a new session under the new privileges. A
+//!   role dropped or replaced behind the runner's back fails the statement
+//!   that finds it ([`QueryError::RoleMissing`]) and is made again for the
+//!   next one.
+//!
+//!   Setting up a PostgreSQL runner changes the project database: `CREATE`
+//!   on schema `public` is revoked from `PUBLIC` (already so since PostgreSQL
+//!   15). A role's password is sent in an `ALTER ROLE` statement, which a
+//!   server logging DDL writes to its log.
 //!
 //!   On SQLite (no roles), a statement runs on a read-only connection when it
 //!   was classified as a read or when neither `database.write` nor
@@ -72,25 +87,28 @@
 //!   the affected row count.
 //! * **Limits.** At most [`Limits::max_rows`] rows (default 10 000) and
 //!   [`Limits::max_bytes`] of JSON (default 8 MiB); past either the statement
-//!   is rolled back and the error names the limit. Every statement has a
-//!   timeout ([`Limits::statement_timeout`], default 5 s): PostgreSQL's
-//!   `SET LOCAL statement_timeout`, on SQLite a progress handler that
-//!   interrupts the statement.
+//!   is rolled back (a statement in autocommit that passes them wrote
+//!   nothing: it ran on a read-only session or returns no rows) and the error
+//!   names the limit. Every statement has a timeout
+//!   ([`Limits::statement_timeout`], default 5 s): PostgreSQL's
+//!   `statement_timeout`, set when the session starts, on SQLite a progress
+//!   handler that interrupts the statement.
 //! * **Events.** Every successful statement yields a [`QueryEvent`] (the data
 //!   of `database.query.executed`), in the [`QueryResult`] and to the
 //!   [`QueryEventSink`] if one is set; publishing it is the adapter's job.
 //!
 //! # Limits of the walls
 //!
-//! * Within one statement, a role switch to another extension's role in this
-//!   database (the gateway is a member of each) is possible until the check
-//!   after the statement rolls it back; what functions called later in that
-//!   statement raise as errors reaches the extension.
 //! * Tables an extension creates with `database.schema` are not readable by
 //!   other extensions' roles until their roles are synced again (default
 //!   privileges cover tables created by the runner's admin login only).
-//! * The gateway's password is set by each runner that starts: run one runner
-//!   per project database per cluster.
+//! * Extension roles are per cluster, their privileges per database. Each
+//!   process sets its own password: two processes running statements for the
+//!   same extension on one cluster take the role's login from each other
+//!   (open sessions stay; a failed login makes the next statement sync the
+//!   role, and so set the password, again).
+//! * A temporary table a statement creates (`TEMP` is `PUBLIC`'s on a
+//!   database by default) lives until its session goes back to the pool.
 //! * The parser bypass [`QueryRunner::run_unchecked`] exists only to prove the
 //!   second wall in tests.
 
@@ -108,8 +126,8 @@ use sha2::{Digest, Sha256};
 use sqlx::encode::IsNull;
 use sqlx::error::BoxDynError;
 use sqlx::postgres::{
-    PgArgumentBuffer, PgConnectOptions, PgPool, PgPoolOptions, PgRow, PgTypeInfo, PgTypeKind,
-    PgValueFormat, PgValueRef, Postgres,
+    PgArgumentBuffer, PgConnectOptions, PgPool, PgPoolOptions, PgQueryResult, PgRow, PgTypeInfo,
+    PgTypeKind, PgValueFormat, PgValueRef, Postgres,
 };
 use sqlx::sqlite::{SqliteConnectOptions, SqliteConnection, SqliteQueryResult, SqliteRow};
 use sqlx::{Column, Connection, Either, Executor, Row, TypeInfo, ValueRef};
@@ -121,8 +139,9 @@ use crate::sqlite_connections::{Readers, TimedConnection};
 /// The event type of a successful statement.
 pub const QUERY_EXECUTED: &str = "database.query.executed";
 
-/// Run on a gateway connection when it goes back to the pool. (Not `DISCARD
-/// ALL`: it would also drop statements sqlx has prepared and cached.)
+/// Run on an extension's connection when it goes back to its pool. (Not
+/// `DISCARD ALL`: it would also drop the statements sqlx prepares and caches
+/// for its own type lookups.)
 const SESSION_RESET: &str = "RESET ALL; RESET ROLE; SELECT pg_advisory_unlock_all(); \
      UNLISTEN *; CLOSE ALL; DISCARD TEMP; DISCARD SEQUENCES";
 
@@ -220,8 +239,11 @@ pub enum QueryError {
         "column '{column}' has type {type_name}, which MagDS does not return; cast it in SQL (e.g. {column}::text)"
     )]
     UnsupportedType { column: String, type_name: String },
-    #[error("refused: the statement changed the database role; it was rolled back")]
-    RoleChanged,
+    #[error(
+        "the extension's database role {role} does not exist any more (dropped or replaced \
+         outside MagDS); the next statement makes it again"
+    )]
+    RoleMissing { role: String },
     /// The database refused or failed it; `code` is the SQLSTATE (or SQLite code).
     #[error("the database refused the statement: {message}")]
     Database {
@@ -262,11 +284,6 @@ pub fn role_name(extension: &str) -> Result<String, QueryError> {
         return Err(QueryError::InvalidExtension(extension.to_string()));
     }
     Ok(hashed_name("ext_", extension))
-}
-
-/// The login role the runner uses in `database`: `magds_gw_<db>_<hash>`.
-pub fn gateway_role_name(database: &str) -> String {
-    hashed_name("magds_gw_", database)
 }
 
 fn hashed_name(prefix: &str, source: &str) -> String {
@@ -368,8 +385,8 @@ pub struct QueryRunner {
 }
 
 enum Backend {
-    Postgres(PgBackend),
-    /// Boxed: SQLite's connect options are large.
+    /// Boxed, both: their connect options are large.
+    Postgres(Box<PgBackend>),
     Sqlite(Box<SqliteBackend>),
 }
 
@@ -384,7 +401,7 @@ impl QueryRunner {
 
     pub async fn connect_with(url: &str, limits: Limits) -> Result<Self, QueryError> {
         let backend = if url.starts_with("postgres://") || url.starts_with("postgresql://") {
-            Backend::Postgres(PgBackend::connect(url).await?)
+            Backend::Postgres(Box::new(PgBackend::connect(url, &limits).await?))
         } else if url.starts_with("sqlite:") {
             Backend::Sqlite(Box::new(SqliteBackend::new(url)?))
         } else {
@@ -416,14 +433,6 @@ impl QueryRunner {
         self.limits
     }
 
-    /// The login role extension statements run under (PostgreSQL only).
-    pub fn gateway_role(&self) -> Option<&str> {
-        match &self.backend {
-            Backend::Postgres(pg) => Some(&pg.gateway_role),
-            Backend::Sqlite(_) => None,
-        }
-    }
-
     /// Steps 2 to 7: classify, check the grant, run as the extension's role
     /// with bound parameters, limits and a timeout, and report.
     pub async fn run(
@@ -433,9 +442,25 @@ impl QueryRunner {
         sql: &str,
         params: &[Value],
     ) -> Result<QueryResult, QueryError> {
+        self.run_within(extension, granted, granted, sql, params)
+            .await
+    }
+
+    /// [`QueryRunner::run`] where the statement must fit `allowed` (e.g. only
+    /// `database.read` for the read interface) while the extension's role
+    /// keeps the privileges of its whole database grant `granted`, so calls
+    /// through different interfaces never change the role under each other.
+    pub async fn run_within(
+        &self,
+        extension: &str,
+        granted: &[Capability],
+        allowed: &[Capability],
+        sql: &str,
+        params: &[Value],
+    ) -> Result<QueryResult, QueryError> {
         let started = Instant::now();
         let classified = classify(sql, self.dialect()).map_err(QueryError::Refused)?;
-        check_grant(&classified, granted)?;
+        check_grant(&classified, allowed)?;
         let plan = Plan::new(extension, granted, sql, Some(classified));
         self.execute(plan, params, started).await
     }
@@ -456,7 +481,8 @@ impl QueryRunner {
     }
 
     /// Makes the extension's role hold exactly the privileges `granted`
-    /// implies in this database, revoking the rest. [`QueryRunner::run`] calls
+    /// implies in this database, revoking the rest, and replaces its pooled
+    /// sessions (the next statement logs in anew). [`QueryRunner::run`] calls
     /// it when the grant differs from the last one synced. No-op on SQLite.
     pub async fn sync_role(
         &self,
@@ -464,7 +490,10 @@ impl QueryRunner {
         granted: &[Capability],
     ) -> Result<(), QueryError> {
         match &self.backend {
-            Backend::Postgres(pg) => pg.sync_role(extension, granted).await.map(|_| ()),
+            Backend::Postgres(pg) => pg
+                .sync(extension, database_grant(granted))
+                .await
+                .map(|_| ()),
             Backend::Sqlite(_) => role_name(extension).map(|_| ()),
         }
     }
@@ -472,10 +501,7 @@ impl QueryRunner {
     /// Closes the runner's connections.
     pub async fn close(&self) {
         match &self.backend {
-            Backend::Postgres(pg) => {
-                pg.gateway.close().await;
-                pg.admin.close().await;
-            }
+            Backend::Postgres(pg) => pg.close().await,
             Backend::Sqlite(lite) => lite.readers.close().await,
         }
     }
@@ -680,15 +706,47 @@ where
 struct PgBackend {
     /// The URL's login: creates and syncs roles, never runs extension SQL.
     admin: PgPool,
-    /// The gateway login: runs extension SQL, always under `SET LOCAL ROLE`.
-    gateway: PgPool,
-    gateway_role: String,
-    /// The grant last synced, by extension.
-    synced: Mutex<HashMap<String, Vec<Capability>>>,
+    /// The project database as the URL names it, without the admin login;
+    /// each extension's pools log in as the extension's role.
+    options: PgConnectOptions,
+    database: String,
+    statement_timeout: Duration,
+    /// By extension: the grant last synced and the role's connections.
+    roles: std::sync::Mutex<HashMap<String, Arc<RoleConnections>>>,
+    /// One sync at a time.
+    syncing: Mutex<()>,
 }
 
+/// An extension's role as last synced, and its two pools (each at most
+/// [`ROLE_POOL_SIZE`] connections, opened when first needed).
+struct RoleConnections {
+    grant: Vec<Capability>,
+    role: String,
+    /// The role's OID: a role dropped (and perhaps made again by someone
+    /// else) behind the runner's back is noticed.
+    oid: i64,
+    /// Sessions with `default_transaction_read_only = on`.
+    read: PgPool,
+    /// Sessions that may write, as far as the role's privileges allow.
+    write: PgPool,
+}
+
+impl RoleConnections {
+    async fn close(&self) {
+        self.read.close().await;
+        self.write.close().await;
+    }
+}
+
+/// Most connections in each of an extension's two pools, per project database.
+const ROLE_POOL_SIZE: u32 = 2;
+/// An idle connection is closed after this long.
+const ROLE_POOL_IDLE: Duration = Duration::from_secs(60);
+/// An idle connection is pinged before use only after this long.
+const PING_AFTER_IDLE: Duration = Duration::from_secs(5);
+
 impl PgBackend {
-    async fn connect(url: &str) -> Result<Self, QueryError> {
+    async fn connect(url: &str, limits: &Limits) -> Result<Self, QueryError> {
         let options = PgConnectOptions::from_str(url)
             .map_err(|e| QueryError::Connection(format!("bad URL: {e}")))?;
         let database = options
@@ -700,22 +758,18 @@ impl PgBackend {
             .connect_with(options.clone())
             .await
             .map_err(QueryError::from_sqlx)?;
-        let gateway_role = gateway_role_name(&database);
-        let password = random_password();
-        setup_gateway(&admin, &database, &gateway_role, &password).await?;
-        let gateway = PgPoolOptions::new()
-            .max_connections(8)
-            .after_release(|conn, _| {
-                Box::pin(async move { conn.execute(SESSION_RESET).await.map(|_| true) })
-            })
-            .connect_with(options.username(&gateway_role).password(&password))
+        // Before PostgreSQL 15 everyone could create in `public`.
+        sqlx::raw_sql("REVOKE CREATE ON SCHEMA public FROM PUBLIC")
+            .execute(&admin)
             .await
             .map_err(QueryError::from_sqlx)?;
         Ok(PgBackend {
             admin,
-            gateway,
-            gateway_role,
-            synced: Mutex::new(HashMap::new()),
+            options,
+            database,
+            statement_timeout: limits.statement_timeout,
+            roles: std::sync::Mutex::new(HashMap::new()),
+            syncing: Mutex::new(()),
         })
     }
 
@@ -726,96 +780,272 @@ impl PgBackend {
         limits: &Limits,
     ) -> Result<Output, QueryError> {
         let role = self.ensure_role(plan.extension, plan.granted).await?;
-        // One round trip opens the transaction and takes on the extension's
-        // role and the timeout.
-        let begin = format!(
-            "BEGIN {}; SET LOCAL ROLE {}; SET LOCAL statement_timeout = {}",
-            if plan.read_only {
-                "READ ONLY"
-            } else {
-                "READ WRITE"
-            },
-            quote_role(&role),
-            limits.statement_timeout.as_millis().max(1)
-        );
-        let mut tx = match self.gateway.begin_with(begin).await {
-            Ok(tx) => tx,
-            Err(e) => {
-                // E.g. the role was dropped behind our back: sync it next
-                // time. A SET that failed after the BEGIN left the
-                // transaction aborted, so the session reset on release fails
-                // and the pool closes that connection.
-                self.synced.lock().await.remove(plan.extension);
-                return Err(QueryError::from_sqlx(e));
+        match self.run_as(&role, plan, params, limits).await {
+            Err(error) if error.code().is_some_and(role_may_be_gone) => {
+                Err(self.check_role(plan.extension, &role, error).await)
             }
+            other => other,
+        }
+    }
+
+    /// The statement alone on a session logged in as the extension's role:
+    /// in autocommit (a single statement is atomic), or in a transaction when
+    /// it may change data and return rows, so that a limit rolls it back.
+    async fn run_as(
+        &self,
+        role: &RoleConnections,
+        plan: &Plan<'_>,
+        params: Vec<Param>,
+        limits: &Limits,
+    ) -> Result<Output, QueryError> {
+        let pool = if plan.read_only {
+            &role.read
+        } else {
+            &role.write
         };
+        let mut conn = pool.acquire().await.map_err(QueryError::from_sqlx)?;
         let mut query = sqlx::query::<Postgres>(plan.sql).persistent(false);
         for param in params {
             query = query.bind(param);
         }
-        let output = collect(tx.fetch_many(query), limits, pg_row, |r| r.rows_affected())
+        let affected = |r: &PgQueryResult| r.rows_affected();
+        let in_transaction = !plan.read_only
+            && plan
+                .classified
+                .as_ref()
+                .is_none_or(|classified| classified.returns_rows);
+        if !in_transaction {
+            return collect(conn.fetch_many(query), limits, pg_row, affected)
+                .await
+                .map_err(|e| timeout_error(e, limits));
+        }
+        let mut tx = conn.begin().await.map_err(QueryError::from_sqlx)?;
+        let output = collect(tx.fetch_many(query), limits, pg_row, affected)
             .await
             .map_err(|e| timeout_error(e, limits))?;
-        check_role_unchanged(&mut tx, &role).await?;
         tx.commit().await.map_err(QueryError::from_sqlx)?;
         Ok(output)
     }
 
-    /// Syncs the role unless this grant was the last one synced.
+    /// After a failure that a missing role also causes: if the role is gone
+    /// or is no longer the one synced, forget it (the next statement makes it
+    /// again) and say so; after a failed login (e.g. the password was changed
+    /// elsewhere) forget it too; otherwise the failure as it was.
+    async fn check_role(
+        &self,
+        extension: &str,
+        role: &RoleConnections,
+        error: QueryError,
+    ) -> QueryError {
+        let oid: Result<Option<i64>, _> =
+            sqlx::query_scalar("SELECT oid::int8 FROM pg_roles WHERE rolname = $1")
+                .bind(&role.role)
+                .fetch_optional(&self.admin)
+                .await;
+        let login_failed = matches!(error.code(), Some("28000" | "28P01"));
+        match oid {
+            Ok(Some(oid)) if oid == role.oid => {
+                if login_failed {
+                    self.forget(extension, role);
+                }
+                error
+            }
+            Ok(_) => {
+                self.forget(extension, role);
+                QueryError::RoleMissing {
+                    role: role.role.clone(),
+                }
+            }
+            Err(_) => error,
+        }
+    }
+
+    /// Drops `role` from the synced roles (if still there) and closes its pools.
+    fn forget(&self, extension: &str, role: &RoleConnections) {
+        let mut roles = self.roles.lock().expect("roles");
+        if roles
+            .get(extension)
+            .is_some_and(|current| std::ptr::eq(current.as_ref(), role))
+            && let Some(gone) = roles.remove(extension)
+        {
+            tokio::spawn(async move { gone.close().await });
+        }
+    }
+
+    /// The role's connections, synced first unless this grant was the last
+    /// one synced.
     async fn ensure_role(
         &self,
         extension: &str,
         granted: &[Capability],
-    ) -> Result<String, QueryError> {
-        let role = role_name(extension)?;
+    ) -> Result<Arc<RoleConnections>, QueryError> {
         let grant = database_grant(granted);
-        if self.synced.lock().await.get(extension) == Some(&grant) {
+        if let Some(role) = self.synced(extension, &grant) {
             return Ok(role);
         }
-        self.sync(extension, role, grant).await
+        let _syncing = self.syncing.lock().await;
+        // Another call may have synced the same grant meanwhile.
+        if let Some(role) = self.synced(extension, &grant) {
+            return Ok(role);
+        }
+        self.sync_locked(extension, grant).await
     }
 
-    async fn sync_role(
-        &self,
-        extension: &str,
-        granted: &[Capability],
-    ) -> Result<String, QueryError> {
-        let role = role_name(extension)?;
-        self.sync(extension, role, database_grant(granted)).await
+    fn synced(&self, extension: &str, grant: &[Capability]) -> Option<Arc<RoleConnections>> {
+        self.roles
+            .lock()
+            .expect("roles")
+            .get(extension)
+            .filter(|role| role.grant == grant)
+            .cloned()
     }
 
-    /// Gives `role` exactly the privileges `grant` implies, and remembers it.
+    /// Gives the extension's role exactly the privileges `grant` implies, and
+    /// replaces its pools: no session opened under the previous grant is used
+    /// again.
     async fn sync(
         &self,
         extension: &str,
-        role: String,
         grant: Vec<Capability>,
-    ) -> Result<String, QueryError> {
-        let mut synced = self.synced.lock().await;
-        create_role(&self.admin, &role, &self.gateway_role).await?;
+    ) -> Result<Arc<RoleConnections>, QueryError> {
+        let _syncing = self.syncing.lock().await;
+        self.sync_locked(extension, grant).await
+    }
+
+    /// [`PgBackend::sync`], the caller holding `syncing`.
+    async fn sync_locked(
+        &self,
+        extension: &str,
+        grant: Vec<Capability>,
+    ) -> Result<Arc<RoleConnections>, QueryError> {
+        let role = role_name(extension)?;
+        let result = self.sync_privileges(&role, &grant).await;
+        let previous = self.roles.lock().expect("roles").remove(extension);
+        if let Some(previous) = previous {
+            tokio::spawn(async move { previous.close().await });
+        }
+        let (oid, password) = result?;
+        let connections = Arc::new(RoleConnections {
+            read: self.role_pool(&role, &password, true),
+            write: self.role_pool(&role, &password, false),
+            grant,
+            role,
+            oid,
+        });
+        self.roles
+            .lock()
+            .expect("roles")
+            .insert(extension.to_string(), connections.clone());
+        Ok(connections)
+    }
+
+    /// Makes the login role, sets its password and privileges; its OID and
+    /// password.
+    async fn sync_privileges(
+        &self,
+        role: &str,
+        grant: &[Capability],
+    ) -> Result<(i64, String), QueryError> {
+        let password = role_password(role);
+        create_role(&self.admin, role, &self.database, &password).await?;
         let mut tx = self.admin.begin().await.map_err(QueryError::from_sqlx)?;
-        let owner: String = sqlx::query_scalar(
-            "SELECT pg_get_userbyid(datdba)::text FROM pg_database WHERE datname = current_database()",
+        let (owner, oid): (String, i64) = sqlx::query_as(
+            "SELECT (SELECT pg_get_userbyid(datdba)::text FROM pg_database \
+                     WHERE datname = current_database()), \
+                    (SELECT oid::int8 FROM pg_roles WHERE rolname = $1)",
         )
+        .bind(role)
         .fetch_one(&mut *tx)
         .await
         .map_err(QueryError::from_sqlx)?;
-        let statements = privilege_statements(&role, &owner, &grant).join(";\n");
+        let statements = privilege_statements(role, &owner, grant).join(";\n");
         sqlx::raw_sql(&statements)
             .execute(&mut *tx)
             .await
             .map_err(QueryError::from_sqlx)?;
         tx.commit().await.map_err(QueryError::from_sqlx)?;
-        synced.insert(extension.to_string(), grant);
-        Ok(role)
+        Ok((oid, password))
+    }
+
+    /// A pool of sessions logged in as `role`, with the statement timeout
+    /// (and, for `read_only`, read-only transactions) set at connection start.
+    fn role_pool(&self, role: &str, password: &str, read_only: bool) -> PgPool {
+        let timeout = self.statement_timeout.as_millis().max(1).to_string();
+        let mut settings = vec![("statement_timeout", timeout)];
+        if read_only {
+            settings.push(("default_transaction_read_only", "on".to_string()));
+        }
+        let options = self
+            .options
+            .clone()
+            .username(role)
+            .password(password)
+            .options(settings);
+        PgPoolOptions::new()
+            .max_connections(ROLE_POOL_SIZE)
+            .min_connections(0)
+            .idle_timeout(ROLE_POOL_IDLE)
+            // A ping per call would be a round trip per call: only
+            // connections idle for a while are checked.
+            .test_before_acquire(false)
+            .before_acquire(|conn, meta| {
+                Box::pin(async move {
+                    if meta.idle_for > PING_AFTER_IDLE {
+                        conn.ping().await?;
+                    }
+                    Ok(true)
+                })
+            })
+            // Off the caller's path: nothing a statement left in the session
+            // reaches the next statement.
+            .after_release(|conn, _| {
+                Box::pin(async move { conn.execute(SESSION_RESET).await.map(|_| true) })
+            })
+            .connect_lazy_with(options)
+    }
+
+    async fn close(&self) {
+        let roles: Vec<Arc<RoleConnections>> = self
+            .roles
+            .lock()
+            .expect("roles")
+            .drain()
+            .map(|(_, role)| role)
+            .collect();
+        for role in roles {
+            role.close().await;
+        }
+        self.admin.close().await;
     }
 }
 
-/// Creates (or updates) the gateway login: no superuser, no inheritance.
-async fn setup_gateway(
+/// SQLSTATEs a statement gets when its session's role was dropped:
+/// insufficient privilege, undefined object (`invalid role OID`), and the
+/// login failures of a new connection.
+fn role_may_be_gone(code: &str) -> bool {
+    matches!(code, "42501" | "42704" | "28000" | "28P01")
+}
+
+/// The password of an extension's login role in this process: random, made
+/// once per process and role, kept in memory only, shared by the process's
+/// runners (roles are per cluster).
+fn role_password(role: &str) -> String {
+    static PASSWORDS: std::sync::LazyLock<std::sync::Mutex<HashMap<String, String>>> =
+        std::sync::LazyLock::new(Default::default);
+    PASSWORDS
+        .lock()
+        .expect("passwords")
+        .entry(role.to_string())
+        .or_insert_with(random_password)
+        .clone()
+}
+
+/// Creates (or updates) the extension's login role: no superuser, no
+/// inheritance, member of no role, `CONNECT` on the project database.
+async fn create_role(
     admin: &PgPool,
-    database: &str,
     role: &str,
+    database: &str,
     password: &str,
 ) -> Result<(), QueryError> {
     let quoted = quote_role(role);
@@ -824,34 +1054,28 @@ async fn setup_gateway(
     // A password cannot be bound in a utility statement; it is hex only.
     debug_assert!(password.chars().all(|c| c.is_ascii_hexdigit()));
     create_role_if_missing(admin, role, &format!("CREATE ROLE {quoted} {attributes}")).await?;
-    let statements = [
+    let memberships: Vec<String> = sqlx::query_scalar(
+        "SELECT m.roleid::regrole::text FROM pg_auth_members m \
+         JOIN pg_roles r ON r.oid = m.member WHERE r.rolname = $1",
+    )
+    .bind(role)
+    .fetch_all(admin)
+    .await
+    .map_err(QueryError::from_sqlx)?;
+    let mut statements = vec![
         format!("ALTER ROLE {quoted} WITH {attributes} PASSWORD '{password}'"),
         format!(
             "GRANT CONNECT ON DATABASE {} TO {quoted}",
             quote_ident(database)
         ),
-        // Before PostgreSQL 15 everyone could create in `public`.
-        "REVOKE CREATE ON SCHEMA public FROM PUBLIC".to_string(),
     ];
-    sqlx::raw_sql(&statements.join(";\n"))
-        .execute(admin)
-        .await
-        .map_err(QueryError::from_sqlx)?;
-    Ok(())
-}
-
-/// Creates the extension's role (no login, nothing of its own) and lets the
-/// gateway switch to it.
-async fn create_role(admin: &PgPool, role: &str, gateway: &str) -> Result<(), QueryError> {
-    let quoted = quote_role(role);
-    let attributes =
-        "NOLOGIN NOINHERIT NOSUPERUSER NOCREATEDB NOCREATEROLE NOREPLICATION NOBYPASSRLS";
-    create_role_if_missing(admin, role, &format!("CREATE ROLE {quoted} {attributes}")).await?;
-    let statements = format!(
-        "ALTER ROLE {quoted} WITH {attributes}; GRANT {quoted} TO {}",
-        quote_role(gateway)
+    // `regrole::text` is already quoted where needed.
+    statements.extend(
+        memberships
+            .iter()
+            .map(|granted| format!("REVOKE {granted} FROM {quoted}")),
     );
-    sqlx::raw_sql(&statements)
+    sqlx::raw_sql(&statements.join(";\n"))
         .execute(admin)
         .await
         .map_err(QueryError::from_sqlx)?;
@@ -938,24 +1162,6 @@ fn privilege_statements(role: &str, owner: &str, grant: &[Capability]) -> Vec<St
         ));
     }
     s
-}
-
-/// After the statement: still the extension's role, or roll back.
-async fn check_role_unchanged(
-    tx: &mut sqlx::Transaction<'_, Postgres>,
-    role: &str,
-) -> Result<(), QueryError> {
-    // The simple protocol: one round trip, no statement prepared.
-    let current: String = sqlx::raw_sql("SELECT current_user::text")
-        .fetch_one(&mut **tx)
-        .await
-        .and_then(|row| row.try_get(0))
-        .map_err(QueryError::from_sqlx)?;
-    if current == role {
-        Ok(())
-    } else {
-        Err(QueryError::RoleChanged)
-    }
 }
 
 fn timeout_error(error: QueryError, limits: &Limits) -> QueryError {
@@ -1301,7 +1507,6 @@ mod tests {
         ] {
             assert!(role_name(bad).is_err(), "{bad}");
         }
-        assert!(gateway_role_name("My \"db\"").starts_with("magds_gw_my__db__"));
     }
 
     #[test]

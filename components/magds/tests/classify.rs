@@ -700,3 +700,26 @@ fn explain_analyze_needs_what_the_statement_needs() {
     assert!(allowed(&explain, &[Capability::DatabaseRead]).is_err());
     assert_eq!(allowed(&explain, &[Capability::DatabaseWrite]), Ok(()));
 }
+
+#[test]
+fn returns_rows_is_false_only_when_no_rows_can_come_back() {
+    let cases = [
+        ("SELECT 1", true),
+        ("INSERT INTO t (a) VALUES (1)", false),
+        ("INSERT INTO t (a) VALUES (1) RETURNING id", true),
+        ("UPDATE t SET a = 1", false),
+        ("UPDATE t SET a = 1 RETURNING a", true),
+        ("DELETE FROM t", false),
+        ("DELETE FROM t RETURNING *", true),
+        (
+            "WITH d AS (DELETE FROM t RETURNING *) SELECT * FROM d",
+            true,
+        ),
+        ("SELECT * FROM t FOR UPDATE", true),
+        ("CREATE TABLE x (a int)", false),
+        ("EXPLAIN ANALYZE INSERT INTO t (a) VALUES (1)", true),
+    ];
+    for (sql, rows) in cases {
+        assert_eq!(classified(sql).returns_rows, rows, "{sql}");
+    }
+}

@@ -117,7 +117,6 @@ impl Pg {
 
     /// Drops the database, then every role the test created.
     async fn finish(self) {
-        let gateway = self.runner.gateway_role().unwrap().to_string();
         self.runner.close().await;
         self.db.close().await;
         self.server
@@ -131,7 +130,7 @@ impl Pg {
                 .fetch_all(&self.server)
                 .await
                 .unwrap();
-        for role in roles.iter().chain([&gateway]) {
+        for role in &roles {
             self.server
                 .execute(format!("DROP ROLE IF EXISTS \"{role}\"").as_str())
                 .await
@@ -372,18 +371,19 @@ async fn pg_database_refuses_smuggled_writes_with_the_parser_bypassed() {
         .await
         .unwrap_err();
     assert_eq!(database_code(&err), "25006", "{err}");
-    // A switch back to the login role is caught before the commit.
-    let err = pg
+    // The session is logged in as the extension's role: resetting the role
+    // leaves it the extension's.
+    let reset = pg
         .runner
         .run_unchecked(
             &ext,
             &[READ],
-            "SELECT set_config('role', 'none', true)",
+            "SELECT set_config('role', 'none', false), current_user::text AS me",
             &[],
         )
         .await
-        .unwrap_err();
-    assert!(matches!(err, QueryError::RoleChanged), "{err}");
+        .unwrap();
+    assert_eq!(reset.rows[0]["me"], json!(role_name(&ext).unwrap()));
     // Reads work, and the server's secrets are not the extension's.
     let ok = pg
         .runner
@@ -417,6 +417,85 @@ async fn pg_database_refuses_smuggled_writes_with_the_parser_bypassed() {
         .await
         .unwrap();
     assert!(!last, "the sequence was never advanced");
+    pg.finish().await;
+}
+
+#[tokio::test]
+async fn pg_role_switches_cannot_leave_the_extensions_role_with_the_parser_bypassed() {
+    let pg = Pg::new(Limits::default()).await;
+    // database.schema: read-write sessions, but no INSERT, UPDATE or DELETE.
+    let ext = pg.ext("switcher");
+    let role = role_name(&ext).unwrap();
+    let run = |sql: &'static str| pg.runner.run_unchecked(&ext, &[SCHEMA], sql, &[]);
+    // RESET ROLE is allowed and changes nothing: the login is the role.
+    run("RESET ROLE").await.unwrap();
+    let err = run("DELETE FROM t").await.unwrap_err();
+    assert_eq!(database_code(&err), "42501", "{err}");
+    // In one session, whatever the pool hands out.
+    for sql in [
+        "DO $$ BEGIN RESET ROLE; DELETE FROM t; END $$",
+        "DO $$ BEGIN PERFORM set_config('role', 'none', false); DELETE FROM t; END $$",
+        "SET ROLE postgres",
+        "SET SESSION AUTHORIZATION postgres",
+        "SELECT set_config('role', 'postgres', false)",
+        "DO $$ BEGIN SET ROLE postgres; DELETE FROM t; END $$",
+    ] {
+        let err = run(sql).await.unwrap_err();
+        assert_eq!(database_code(&err), "42501", "{sql}: {err}");
+    }
+    // Nor to another extension's role.
+    let other = pg.ext("other");
+    pg.runner.sync_role(&other, &[WRITE]).await.unwrap();
+    let err = pg
+        .runner
+        .run_unchecked(
+            &ext,
+            &[SCHEMA],
+            &format!("SET ROLE \"{}\"", role_name(&other).unwrap()),
+            &[],
+        )
+        .await
+        .unwrap_err();
+    assert_eq!(database_code(&err), "42501", "{err}");
+    let me = run("SELECT current_user::text AS me, session_user::text AS login")
+        .await
+        .unwrap();
+    assert_eq!(me.rows[0]["me"], json!(role));
+    assert_eq!(me.rows[0]["login"], json!(role));
+    let memberships: i64 = sqlx::query_scalar(
+        "SELECT count(*) FROM pg_auth_members m JOIN pg_roles r ON r.oid = m.member
+         WHERE r.rolname = $1",
+    )
+    .bind(&role)
+    .fetch_one(&pg.db)
+    .await
+    .unwrap();
+    assert_eq!(memberships, 0, "the role is a member of nothing");
+    assert_eq!(pg.count().await, 1);
+    pg.finish().await;
+}
+
+#[tokio::test]
+async fn pg_session_state_does_not_outlive_the_statement() {
+    let pg = Pg::new(limits(10, 1 << 20, 300)).await;
+    let ext = pg.ext("stateful");
+    let run = |sql: &'static str| pg.runner.run_unchecked(&ext, &[READ], sql, &[]);
+    // Both sessions of the read pool turn off read-only and the timeout...
+    for _ in 0..4 {
+        run(
+            "SELECT set_config('default_transaction_read_only', 'off', false), \
+                    set_config('statement_timeout', '0', false)",
+        )
+        .await
+        .unwrap();
+    }
+    // ...and the next statements have them back.
+    for _ in 0..4 {
+        let err = run("DELETE FROM t").await.unwrap_err();
+        assert_eq!(database_code(&err), "25006", "{err}");
+        let err = run("SELECT pg_sleep(2)").await.unwrap_err();
+        assert!(matches!(err, QueryError::Timeout { .. }), "{err}");
+    }
     pg.finish().await;
 }
 
@@ -561,6 +640,30 @@ async fn pg_row_and_size_limits_name_the_limit() {
         .await
         .unwrap_err();
     assert!(err.to_string().contains("1000 bytes"), "{err}");
+    // A write that returns too many rows is rolled back.
+    let err = pg
+        .runner
+        .run(
+            &ext,
+            &[WRITE],
+            "INSERT INTO t (name) SELECT 'many' FROM generate_series(1, 10) RETURNING id",
+            &[],
+        )
+        .await
+        .unwrap_err();
+    assert!(matches!(err, QueryError::TooManyRows { limit: 5 }), "{err}");
+    let err = pg
+        .runner
+        .run_unchecked(
+            &ext,
+            &[WRITE],
+            "WITH d AS (DELETE FROM t RETURNING *) SELECT repeat('x', 2000) FROM d",
+            &[],
+        )
+        .await
+        .unwrap_err();
+    assert!(matches!(err, QueryError::TooLarge { .. }), "{err}");
+    assert_eq!(pg.count().await, 1);
     pg.finish().await;
 }
 
