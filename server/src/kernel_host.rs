@@ -3,7 +3,8 @@
 //! sweeper, the sandbox, event delivery to subscribed extensions, and the
 //! lifecycle manager with its health monitor, and the components it mediates
 //! (MagDS with its adapter, MagGate; see [`crate::components`]; MagWS with
-//! its adapter, see [`crate::realtime`]).
+//! its adapter, see [`crate::realtime`]; MagAuth's adapter, see
+//! [`crate::magauth`]).
 //!
 //! Guarantees: started after the store is open and migrated, before anything
 //! listens; interrupted lifecycle operations are finished or rolled back and
@@ -29,6 +30,7 @@ use std::sync::{Arc, RwLock};
 use std::time::Duration;
 
 use crate::components::{LateHooks, magds_adapter, open_magds};
+use crate::magauth::MagAuthAdapter;
 use crate::realtime::{magws_adapter, open_magws};
 use crate::trust::{StoreTrust, trust_first_party_key};
 use crate::{Config, StartError};
@@ -92,6 +94,10 @@ impl KernelHost {
             Component::MagWs,
             Arc::new(magws_adapter(magws.clone(), store.clone())),
         );
+        let magauth = Arc::new(MagAuthAdapter::new(store.clone()));
+        services
+            .adapters
+            .insert(Component::MagAuth, magauth.clone());
         let sandbox_config = SandboxConfig {
             cache_dir: Some(config.data_dir.join("components")),
             ..SandboxConfig::default()
@@ -136,6 +142,7 @@ impl KernelHost {
             audit.clone(),
         ));
         late_hooks.connect(dispatcher.clone());
+        magauth.connect(dispatcher.clone());
         let gateway = Gateway::new(
             GateKernel {
                 dispatcher: dispatcher.clone(),

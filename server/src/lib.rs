@@ -13,6 +13,7 @@ pub mod config;
 pub mod error;
 pub mod http_layers;
 pub mod kernel_host;
+pub mod magauth;
 pub mod oidc;
 pub mod realtime;
 pub mod serve;

@@ -9,6 +9,7 @@ use crate::cli::create_account_from_env;
 use crate::components::GatewaySessions;
 use crate::http_layers::{self, LayerConfig};
 use crate::kernel_host::KernelHost;
+use crate::magauth::MagAuthHooks;
 use crate::oidc::Oidc;
 use crate::sessions::DbSessionStore;
 use crate::{Config, StartError};
@@ -96,6 +97,10 @@ pub async fn start(config: Config) -> Result<Running, StartError> {
     let mut ctx = AppContext::new(store.clone(), lifecycle_store, settings.clone());
     ctx.bus = Some(kernel.bus.clone());
     ctx.sign_in_provider = config.oidc.as_ref().map(|o| o.name.clone());
+    ctx.auth_hooks = Some(Arc::new(MagAuthHooks::start(
+        kernel.gateway.kernel().clone(),
+        kernel.store.clone(),
+    )));
     kernel
         .gateway
         .attach_admin_sessions(Arc::new(GatewaySessions { ctx: ctx.clone() }));

@@ -9,6 +9,7 @@
 pub mod alerts;
 pub mod audit;
 pub mod dashboard;
+pub mod roles;
 pub mod session;
 pub mod settings;
 pub mod trust;
@@ -52,4 +53,5 @@ pub const ENDPOINTS: &[(&str, Access)] = &[
     ("/api/set_allow_unsigned", Access::AtLeast(Role::Owner)),
     ("/api/list_alerts", Access::AtLeast(Role::Auditor)),
     ("/api/acknowledge_alert", Access::AtLeast(Role::Admin)),
+    ("/api/list_role_templates", Access::AtLeast(Role::Admin)),
 ];

@@ -3,6 +3,8 @@
 //! Guarantees: every mutation a server function performs calls [`record`] with
 //! the actor, a dotted action name, the target and the outcome; details are JSON
 //! objects built by the caller and never contain passwords or session ids.
+//! Once stored, each entry is offered to `audit_emitter` handlers (through
+//! [`AppContext::auth_hooks`], without waiting for them).
 
 use super::context::AppContext;
 use super::guard::{ctx, require};
@@ -66,7 +68,10 @@ pub async fn record_in(
         detail: detail.to_string(),
         ip,
     };
-    ctx.store.audit_append(entry).await?;
+    let stored = ctx.store.audit_append(entry).await?;
+    if let Some(hooks) = &ctx.auth_hooks {
+        hooks.emit_audit(&stored);
+    }
     Ok(())
 }
 

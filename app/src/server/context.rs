@@ -3,10 +3,40 @@
 //! provides it to every request.
 
 use super::throttle::LoginThrottle;
+use crate::api::roles::RoleTemplate;
 use crate::api::settings::Settings;
 use magflock_kernel::lifecycle_store::LifecycleStore;
 use magflock_store::Store;
+use magflock_types::AuditEntry;
+use std::future::Future;
+use std::pin::Pin;
 use std::sync::{Arc, RwLock};
+
+/// A boxed future an [`AuthHooks`] method answers with.
+pub type HookFuture<'a, T> = Pin<Box<dyn Future<Output = T> + Send + 'a>>;
+
+/// A handler of `permission_resolver` turned a platform "allow" into a deny.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct HookDenial {
+    /// The extension that denied (`None` when a handler rewrote the
+    /// decision instead of denying, which the dispatcher does not attribute).
+    pub extension: Option<String>,
+    pub reason: String,
+}
+
+/// MagAuth's extension hooks. The server implements this over the kernel's
+/// dispatcher, so this crate needs none of the kernel's runtime pieces.
+pub trait AuthHooks: Send + Sync {
+    /// `permission_resolver`: offers a decision the platform already allowed
+    /// (`payload` has the hook map's fields, `decision` is `"allow"`). A handler
+    /// may only narrow it: `Some` means refuse.
+    fn resolve_permission(&self, payload: serde_json::Value) -> HookFuture<'_, Option<HookDenial>>;
+    /// `audit_emitter`: offers an entry after it is stored. Returns at once;
+    /// never offers an entry recorded while offering one.
+    fn emit_audit(&self, entry: &AuditEntry);
+    /// The role templates the installed extensions defined.
+    fn role_templates(&self) -> HookFuture<'_, Result<Vec<RoleTemplate>, String>>;
+}
 
 #[derive(Clone)]
 pub struct AppContext {
@@ -25,6 +55,8 @@ pub struct AppContext {
     /// The label of the OpenID Connect sign-in button ("Sign in with <label>"),
     /// when the server has a provider configured.
     pub sign_in_provider: Option<String>,
+    /// MagAuth's extension hooks (the server attaches them; `None` runs none).
+    pub auth_hooks: Option<Arc<dyn AuthHooks>>,
 }
 
 impl AppContext {
@@ -41,6 +73,7 @@ impl AppContext {
             started_at: magflock_store::now_millis(),
             bus: None,
             sign_in_provider: None,
+            auth_hooks: None,
         }
     }
 

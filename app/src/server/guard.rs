@@ -5,6 +5,9 @@
 //! are past their absolute lifetime or whose user was disabled or deleted, loads
 //! the user fresh (so a role change applies on the next call), and refuses a role
 //! below the minimum with `Forbidden`, recording the refusal in the audit log.
+//! A call the platform allowed is then offered to `permission_resolver`
+//! handlers, which may refuse it (audited, naming the extension) but never
+//! allow what the platform refused.
 //! [`respond`] turns an error into its HTTP status (and `Retry-After`).
 
 use super::audit::{self, Actor};
@@ -143,7 +146,51 @@ pub async fn require(min: Role) -> Result<Caller, AppError> {
         .await;
         return Err(AppError::Forbidden);
     }
+    resolve_with_extensions(&caller, min).await?;
     Ok(caller)
+}
+
+/// Offers the platform's "allow" to `permission_resolver` handlers; one that
+/// denies refuses the call (audited with the extension). A platform refusal
+/// never gets here, so no handler can widen a decision.
+async fn resolve_with_extensions(caller: &Caller, min: Role) -> Result<(), AppError> {
+    let ctx = ctx()?;
+    let Some(hooks) = ctx.auth_hooks.clone() else {
+        return Ok(());
+    };
+    let path = use_context::<http::request::Parts>().map(|p| p.uri.path().to_string());
+    let payload = serde_json::json!({
+        "user_id": caller.user.id,
+        "roles": [caller.user.role.as_str()],
+        "permission": min.as_str(),
+        "resource": path,
+        "decision": "allow",
+    });
+    let Some(denial) = hooks.resolve_permission(payload).await else {
+        return Ok(());
+    };
+    audit::record_in(
+        &ctx,
+        &caller.actor(),
+        "auth.permission_denied",
+        path.as_deref(),
+        Outcome::Denied,
+        serde_json::json!({
+            "required_role": min.as_str(),
+            "role": caller.user.role.as_str(),
+            "extension": denial.extension,
+            "reason": denial.reason,
+        }),
+    )
+    .await?;
+    super::events::publish(
+        &ctx,
+        super::events::PERMISSION_DENIED,
+        Some(&caller.user.id),
+        serde_json::json!({"path": path, "required_role": min.as_str(), "role": caller.user.role.as_str(), "extension": denial.extension}),
+    )
+    .await;
+    Err(AppError::Forbidden)
 }
 
 /// Passes `result` through, setting the response status (and `Retry-After` for

@@ -12,10 +12,11 @@ pub mod dashboard;
 pub mod events;
 pub mod guard;
 pub mod passwords;
+pub mod roles;
 pub mod settings;
 pub mod throttle;
 pub mod trust;
 pub mod users;
 
-pub use context::{AppContext, ClientIp};
+pub use context::{AppContext, AuthHooks, ClientIp, HookDenial};
 pub use guard::respond;
