@@ -15,15 +15,28 @@
 //!   `role_template` (`{project_id, roles}`) without waiting for it. A
 //!   template only describes permissions: nothing grants from it, and it may
 //!   not take a platform role's name.
+//! * [`AuthHooks::sign_in_providers`] asks each running extension holding
+//!   `auth.register_provider` for the configuration of every provider its
+//!   manifest contributes (`[contributes] auth_providers`), by running its
+//!   command `provider-<id>`, which answers JSON `{"protocol", "issuer",
+//!   "client_id", ...}`. Only those three fields are read (nothing else is
+//!   kept, returned or logged: a configuration may carry secrets). A valid one
+//!   fires `register_oidc_provider`, `register_saml_provider` or
+//!   `register_sso_provider` (`{realm: <id>, extension, protocol}`) once per
+//!   listing; an invalid one is listed with the reason and fires nothing.
+//!   No provider adds a sign-in flow: OpenID Connect sign-in stays the one the
+//!   server's `MAGFLOCK_OIDC_*` settings configure.
 
+use magflock_app::api::providers::SignInProvider;
 use magflock_app::api::roles::RoleTemplate;
 use magflock_app::server::context::HookFuture;
 use magflock_app::server::{AuthHooks, HookDenial};
-use magflock_kernel::Component;
 use magflock_kernel::adapter::{Adapter, AdapterCall};
 use magflock_kernel::dispatch::{Dispatched, Dispatcher};
 use magflock_kernel::kv::KeyValueStore;
 use magflock_kernel::lifecycle_store::LifecycleStore;
+use magflock_kernel::manifest::ContributionKind;
+use magflock_kernel::{Capability, Component};
 use magflock_maggate::GateKernel;
 use magflock_store::SqlStore;
 use magflock_types::AuditEntry;
@@ -79,6 +92,110 @@ fn template(extension: &str, args: &Value) -> Result<RoleTemplate, String> {
         name: name.to_string(),
         permissions,
     })
+}
+
+/// The most of a `provider-<id>` answer read.
+const PROVIDER_ANSWER_MAX: usize = 16 * 1024;
+/// The most of a guest's error message shown in a provider's status.
+const PROVIDER_ERROR_MAX: usize = 200;
+
+/// The hook announcing a provider of `protocol`, and what this build does with one.
+fn provider_protocol(protocol: &str) -> Option<(&'static str, &'static str)> {
+    match protocol {
+        "oidc" => Some((
+            "register_oidc_provider",
+            "Registered. OpenID Connect sign-in is available only as the server's MAGFLOCK_OIDC_* settings configure it; this configuration adds no sign-in of its own.",
+        )),
+        "saml" => Some((
+            "register_saml_provider",
+            "Registered. SAML sign-in is not available in this build (no maintained SAML crate without libxmlsec1 was added).",
+        )),
+        "sso" => Some((
+            "register_sso_provider",
+            "Registered. Generic SSO sign-in is not available in this build; single sign-on works through OpenID Connect (the server's MAGFLOCK_OIDC_* settings).",
+        )),
+        _ => None,
+    }
+}
+
+/// A string field of `config` fit to show: at most `max` bytes, no control characters.
+fn shown(config: &Value, field: &str, max: usize) -> Option<String> {
+    config[field]
+        .as_str()
+        .filter(|v| !v.is_empty() && v.len() <= max && !v.chars().any(char::is_control))
+        .map(str::to_string)
+}
+
+/// The provider `answer` (the `provider-<id>` command's output, or its
+/// error) configures, checked; returns it and, when valid, its hook.
+fn provider(
+    extension: &str,
+    id: &str,
+    title: Option<String>,
+    answer: Result<String, String>,
+) -> (SignInProvider, Option<&'static str>) {
+    let mut listed = SignInProvider {
+        extension: extension.to_string(),
+        id: id.to_string(),
+        title,
+        protocol: None,
+        issuer: None,
+        client_id: None,
+        valid: false,
+        status: String::new(),
+    };
+    let config = match answer {
+        Err(e) => {
+            let e: String = e.chars().take(PROVIDER_ERROR_MAX).collect();
+            listed.status = format!("invalid: the command provider-{id} failed: {e}");
+            return (listed, None);
+        }
+        Ok(text) if text.len() > PROVIDER_ANSWER_MAX => {
+            listed.status =
+                format!("invalid: the configuration is over {PROVIDER_ANSWER_MAX} bytes");
+            return (listed, None);
+        }
+        Ok(text) => serde_json::from_str::<Value>(&text)
+            .ok()
+            .filter(Value::is_object),
+    };
+    let Some(config) = config else {
+        listed.status = "invalid: the configuration is not a JSON object".into();
+        return (listed, None);
+    };
+    listed.protocol = shown(&config, "protocol", 16);
+    listed.issuer = shown(&config, "issuer", 2048);
+    listed.client_id = shown(&config, "client_id", 256);
+    let protocol = listed.protocol.as_deref().and_then(provider_protocol);
+    let issuer_ok = listed.issuer.as_deref().is_some_and(|i| {
+        url::Url::parse(i)
+            .is_ok_and(|u| matches!(u.scheme(), "https" | "http") && u.host_str().is_some())
+    });
+    let reason = if listed.protocol.is_none() {
+        Some("protocol is missing (oidc, saml or sso)".to_string())
+    } else if protocol.is_none() {
+        Some(format!(
+            "unknown protocol '{}' (oidc, saml or sso)",
+            listed.protocol.as_deref().unwrap_or_default()
+        ))
+    } else if !issuer_ok {
+        Some("issuer must be an https or http URL".to_string())
+    } else if listed.client_id.is_none() {
+        Some("client_id is missing".to_string())
+    } else {
+        None
+    };
+    match (reason, protocol) {
+        (None, Some((hook, status))) => {
+            listed.valid = true;
+            listed.status = status.to_string();
+            (listed, Some(hook))
+        }
+        (reason, _) => {
+            listed.status = format!("invalid: {}", reason.unwrap_or_default());
+            (listed, None)
+        }
+    }
 }
 
 /// The sandbox's `auth.*` host calls.
@@ -249,11 +366,109 @@ impl AuthHooks for MagAuthHooks {
             Ok(templates)
         })
     }
+
+    fn sign_in_providers(&self) -> HookFuture<'_, Result<Vec<SignInProvider>, String>> {
+        Box::pin(async move {
+            let mut providers = Vec::new();
+            for loaded in self.kernel.sandbox.loaded() {
+                let id = loaded.id().to_string();
+                let gate = &self.kernel.gate;
+                if gate.may_run(&id).is_err()
+                    || gate.check(&id, Capability::AuthRegisterProvider).is_err()
+                {
+                    continue;
+                }
+                let contributed: Vec<(String, Option<String>)> = loaded
+                    .manifest()
+                    .contributions
+                    .iter()
+                    .filter(|c| c.kind == ContributionKind::AuthProvider)
+                    .map(|c| (c.id.clone(), c.title.clone()))
+                    .collect();
+                for (realm, title) in contributed {
+                    let runner = loaded.clone();
+                    let command = format!("provider-{realm}");
+                    let answer = tokio::task::spawn_blocking(move || {
+                        runner.run_command(&command, &[], magflock_sandbox::CallMode::Warm)
+                    })
+                    .await
+                    .map_err(|e| e.to_string())?
+                    .map_err(|e| match e {
+                        magflock_sandbox::SandboxError::Guest { message, .. } => message,
+                        other => other.to_string(),
+                    });
+                    let (listed, hook) = provider(&id, &realm, title, answer);
+                    if let Some(hook) = hook {
+                        let payload =
+                            json!({"realm": realm, "extension": id, "protocol": listed.protocol});
+                        if let Err(e) = self.kernel.dispatch(hook, &payload).await {
+                            tracing::warn!(extension = %id, realm = %realm, "{hook} hook: {e}");
+                        }
+                    } else {
+                        // The reason may quote the extension's own error: not logged.
+                        tracing::warn!(
+                            extension = %id,
+                            realm = %realm,
+                            "sign-in provider refused (the admin listing says why)"
+                        );
+                    }
+                    providers.push(listed);
+                }
+            }
+            providers.sort_by(|a, b| (&a.extension, &a.id).cmp(&(&b.extension, &b.id)));
+            Ok(providers)
+        })
+    }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn provider_configurations_are_checked() {
+        let check = |answer: Result<&str, &str>| {
+            provider(
+                "x/y",
+                "corp",
+                None,
+                answer.map(str::to_string).map_err(str::to_string),
+            )
+        };
+        let (ok, hook) = check(Ok(
+            r#"{"protocol": "oidc", "issuer": "https://id.example", "client_id": "c", "client_secret": "s"}"#,
+        ));
+        assert!(ok.valid, "{ok:?}");
+        assert_eq!(hook, Some("register_oidc_provider"));
+        assert!(!format!("{ok:?}").contains("client_secret"));
+        for (answer, reason) in [
+            (Ok("not json"), "not a JSON object"),
+            (
+                Ok(r#"{"issuer": "https://a", "client_id": "c"}"#),
+                "protocol is missing",
+            ),
+            (
+                Ok(r#"{"protocol": "ldap", "issuer": "https://a", "client_id": "c"}"#),
+                "unknown protocol 'ldap'",
+            ),
+            (
+                Ok(r#"{"protocol": "saml", "issuer": "ftp://a", "client_id": "c"}"#),
+                "https or http URL",
+            ),
+            (
+                Ok(r#"{"protocol": "sso", "issuer": "https://a"}"#),
+                "client_id is missing",
+            ),
+            (Err("no such command"), "no such command"),
+        ] {
+            let (bad, hook) = check(answer);
+            assert!(!bad.valid && hook.is_none(), "{bad:?}");
+            assert!(
+                bad.status.starts_with("invalid: ") && bad.status.contains(reason),
+                "{bad:?}"
+            );
+        }
+    }
 
     #[test]
     fn templates_are_checked() {

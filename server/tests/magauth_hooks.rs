@@ -2,7 +2,10 @@
 //! `permission_resolver` narrowing MagUI's role check (never widening it, and
 //! never offered a platform refusal), `audit_emitter` offered every entry
 //! MagUI records (and not the hook runs' own), and `role_template` fired by
-//! the `auth-roles.define-role` host call, whose templates admins can list.
+//! the `auth-roles.define-role` host call, whose templates admins can list;
+//! and the warden's contributed sign-in providers, validated when admins list
+//! them, each valid one announced by the `register_*_provider` hook of its
+//! protocol.
 
 mod support;
 
@@ -58,6 +61,14 @@ async fn status_of(server: &TestServer, client: &reqwest::Client, path: &str) ->
 }
 
 async fn define_role(server: &TestServer, args: &[&str]) -> Result<String, String> {
+    warden_command(server, "define-role", args).await
+}
+
+async fn warden_command(
+    server: &TestServer,
+    command: &str,
+    args: &[&str],
+) -> Result<String, String> {
     let loaded = server
         .running()
         .kernel
@@ -65,9 +76,10 @@ async fn define_role(server: &TestServer, args: &[&str]) -> Result<String, Strin
         .get(WARDEN)
         .map_err(|e| e.to_string())?;
     let args: Vec<String> = args.iter().map(|a| a.to_string()).collect();
+    let command = command.to_string();
     tokio::task::spawn_blocking(move || {
         loaded
-            .run_command("define-role", &args, magflock_sandbox::CallMode::Warm)
+            .run_command(&command, &args, magflock_sandbox::CallMode::Warm)
             .map_err(|e| e.to_string())
     })
     .await
@@ -78,6 +90,7 @@ on_both_engines!(
     permission_resolver_narrows_but_never_widens,
     audit_emitter_hears_each_recorded_entry_once,
     role_templates_are_stored_listed_and_announced,
+    sign_in_providers_are_checked_listed_and_registered,
 );
 
 async fn permission_resolver_narrows_but_never_widens(server: TestServer) -> TestServer {
@@ -188,5 +201,80 @@ async fn role_templates_are_stored_listed_and_announced(server: TestServer) -> T
     assert_eq!(heard[0]["project_id"], Value::Null);
     assert_eq!(heard[0]["roles"][0]["name"], "reviewer");
     assert_eq!(heard[0]["roles"][0]["extension"], WARDEN);
+    server
+}
+
+async fn sign_in_providers_are_checked_listed_and_registered(server: TestServer) -> TestServer {
+    let server = with_warden(server).await;
+    let admin = server.signed_in("admin@example.test").await;
+    let (status, list) = status_of(&server, &admin, "/api/list_sign_in_providers").await;
+    assert_eq!(status, 200, "{list}");
+    // The configuration's secret is never shown.
+    assert!(!list.to_string().contains("warden-secret"), "{list}");
+    let list = list.as_array().unwrap();
+    let ids: Vec<&str> = list.iter().map(|p| p["id"].as_str().unwrap()).collect();
+    assert_eq!(ids, ["broken", "corp-oidc", "corp-saml", "corp-sso"]);
+    let by_id = |id: &str| list.iter().find(|p| p["id"] == id).unwrap().clone();
+
+    let broken = by_id("broken");
+    assert_eq!(broken["valid"], false);
+    assert_eq!(
+        broken["status"],
+        "invalid: issuer must be an https or http URL"
+    );
+    let oidc = by_id("corp-oidc");
+    assert_eq!(oidc["valid"], true);
+    assert_eq!(oidc["extension"], WARDEN);
+    assert_eq!(oidc["title"], "Corp OIDC");
+    assert_eq!(oidc["protocol"], "oidc");
+    assert_eq!(oidc["issuer"], "https://id.corp.example");
+    assert_eq!(oidc["client_id"], "magflock");
+    assert!(
+        oidc["status"].as_str().unwrap().contains("MAGFLOCK_OIDC_"),
+        "{oidc}"
+    );
+    let saml = by_id("corp-saml");
+    assert_eq!(saml["valid"], true);
+    assert!(
+        saml["status"]
+            .as_str()
+            .unwrap()
+            .contains("SAML sign-in is not available in this build"),
+        "{saml}"
+    );
+    let sso = by_id("corp-sso");
+    assert_eq!(sso["valid"], true);
+    assert!(
+        sso["status"].as_str().unwrap().contains("not available"),
+        "{sso}"
+    );
+
+    // Each valid provider was announced once, by its protocol's hook.
+    let heard: Value = serde_json::from_str(
+        &warden_command(&server, "providers-heard", &[])
+            .await
+            .unwrap(),
+    )
+    .unwrap();
+    let mut heard: Vec<Value> = heard.as_array().unwrap().clone();
+    heard.sort_by_key(|h| h["realm"].as_str().unwrap_or_default().to_string());
+    assert_eq!(
+        heard,
+        vec![
+            json!({"hook": "register_oidc_provider", "realm": "corp-oidc", "extension": WARDEN, "protocol": "oidc"}),
+            json!({"hook": "register_saml_provider", "realm": "corp-saml", "extension": WARDEN, "protocol": "saml"}),
+            json!({"hook": "register_sso_provider", "realm": "corp-sso", "extension": WARDEN, "protocol": "sso"}),
+        ]
+    );
+
+    let auditor = server.signed_in("auditor@example.test").await;
+    assert_eq!(
+        status_of(&server, &auditor, "/api/list_sign_in_providers")
+            .await
+            .0,
+        403
+    );
+    // Refused before anything was asked of the extensions.
+    assert_eq!(kept(&server, "providers_heard").await.len(), 3);
     server
 }

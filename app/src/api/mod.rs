@@ -9,6 +9,7 @@
 pub mod alerts;
 pub mod audit;
 pub mod dashboard;
+pub mod providers;
 pub mod roles;
 pub mod session;
 pub mod settings;
@@ -54,4 +55,5 @@ pub const ENDPOINTS: &[(&str, Access)] = &[
     ("/api/list_alerts", Access::AtLeast(Role::Auditor)),
     ("/api/acknowledge_alert", Access::AtLeast(Role::Admin)),
     ("/api/list_role_templates", Access::AtLeast(Role::Admin)),
+    ("/api/list_sign_in_providers", Access::AtLeast(Role::Admin)),
 ];

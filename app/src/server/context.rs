@@ -3,6 +3,7 @@
 //! provides it to every request.
 
 use super::throttle::LoginThrottle;
+use crate::api::providers::SignInProvider;
 use crate::api::roles::RoleTemplate;
 use crate::api::settings::Settings;
 use magflock_kernel::lifecycle_store::LifecycleStore;
@@ -36,6 +37,9 @@ pub trait AuthHooks: Send + Sync {
     fn emit_audit(&self, entry: &AuditEntry);
     /// The role templates the installed extensions defined.
     fn role_templates(&self) -> HookFuture<'_, Result<Vec<RoleTemplate>, String>>;
+    /// The sign-in providers the running extensions contribute, validated;
+    /// fires the `register_*_provider` hook of each valid one.
+    fn sign_in_providers(&self) -> HookFuture<'_, Result<Vec<SignInProvider>, String>>;
 }
 
 #[derive(Clone)]

@@ -12,6 +12,7 @@ pub mod dashboard;
 pub mod events;
 pub mod guard;
 pub mod passwords;
+pub mod providers;
 pub mod roles;
 pub mod settings;
 pub mod throttle;

@@ -4,8 +4,16 @@
 //!   platform must ignore. Keeps every resource it is offered (`resolver_seen`).
 //! * `audit_emitter`: keeps the action of every entry offered (`audit_seen`).
 //! * `role_template`: keeps every payload it is told (`templates_heard`).
+//! * `register_oidc_provider`, `register_saml_provider`,
+//!   `register_sso_provider`: keeps `{hook, realm, extension, protocol}` of
+//!   each (`providers_heard`).
 //! * command `define-role <name> <permission>...`: defines a role template
 //!   through `auth-roles.define-role`.
+//! * command `providers-heard`: what the `register_*_provider` hooks told it
+//!   (a JSON list).
+//! * commands `provider-<id>`: the configuration of each sign-in provider it
+//!   contributes (`corp-oidc`, `corp-saml`, `corp-sso`, and `broken`, whose
+//!   issuer is no URL).
 
 use magflock_sdk::prelude::*;
 use serde_json::{Value, json};
@@ -39,6 +47,17 @@ fn resolve(mut payload: Value) -> Result<HookOutcome, String> {
     Ok(HookOutcome::Modify(payload))
 }
 
+/// A provider's configuration (with a secret MagAuth must never show).
+fn provider(protocol: &str, issuer: &str) -> String {
+    json!({
+        "protocol": protocol,
+        "issuer": issuer,
+        "client_id": "magflock",
+        "client_secret": "warden-secret",
+    })
+    .to_string()
+}
+
 struct Warden;
 
 impl Extension for Warden {
@@ -49,6 +68,18 @@ impl Extension for Warden {
             "audit_emitter" => append("audit_seen", payload["entry"]["action"].clone())
                 .map(|()| HookOutcome::Allow),
             "role_template" => append("templates_heard", payload).map(|()| HookOutcome::Allow),
+            name @ ("register_oidc_provider"
+            | "register_saml_provider"
+            | "register_sso_provider") => append(
+                "providers_heard",
+                json!({
+                    "hook": name,
+                    "realm": payload["realm"],
+                    "extension": payload["extension"],
+                    "protocol": payload["protocol"],
+                }),
+            )
+            .map(|()| HookOutcome::Allow),
             _ => Ok(HookOutcome::Allow),
         }
     }
@@ -59,8 +90,13 @@ impl Extension for Warden {
                 host::auth_roles::define_role(name, permissions)?;
                 Ok(format!("defined {name}"))
             }
+            ("providers-heard", _) => Ok(Value::Array(load("providers_heard")).to_string()),
+            ("provider-corp-oidc", _) => Ok(provider("oidc", "https://id.corp.example")),
+            ("provider-corp-saml", _) => Ok(provider("saml", "https://saml.corp.example/idp")),
+            ("provider-corp-sso", _) => Ok(provider("sso", "https://sso.corp.example")),
+            ("provider-broken", _) => Ok(provider("oidc", "not a url")),
             _ => Err(format!(
-                "usage: define-role <name> <permission>... (got {command})"
+                "usage: define-role <name> <permission>... | providers-heard | provider-<id> (got {command})"
             )),
         }
     }
