@@ -62,12 +62,15 @@
 //!
 //!   On SQLite (no roles), a statement runs on a read-only connection when it
 //!   was classified as a read or when neither `database.write` nor
-//!   `database.schema` is granted; otherwise on a fresh read-write connection
-//!   (SQLite cannot tell a write from a schema change at this level). A read
-//!   the parser let through leaves nothing in its connection (`PRAGMA` and
-//!   `ATTACH` are refused), so read-only connections are kept for the next
-//!   reads while the project file is the same file (a restore or a drop is
-//!   noticed; module `sqlite_connections`).
+//!   `database.schema` is granted; otherwise on a read-write connection
+//!   (SQLite cannot tell a write from a schema change at this level). A
+//!   statement the parser let through cannot change its connection's
+//!   settings (`PRAGMA`, `ATTACH` and transaction control are refused), so
+//!   connections are kept for the next statements while the project file is
+//!   the same file (a restore or a drop is noticed; module
+//!   `sqlite_connections`): read-only ones for every extension's reads,
+//!   read-write ones per extension, so what one extension's statements leave
+//!   in a connection (a `TEMP` table) never meets another extension's.
 //! * **Values are bound, never spliced.** Parameters `$1…` (`?1…` on SQLite) are
 //!   JSON values: `null`, booleans, integers (`int8`), other numbers
 //!   (`float8`), strings (`text`; cast in SQL for other types, e.g. `$1::uuid`)
@@ -375,6 +378,12 @@ impl<'a> Plan<'a> {
     fn parsed_read_only(&self) -> bool {
         self.read_only && self.classified.is_some()
     }
+
+    /// A write the parser let through (no `PRAGMA`, `ATTACH` or transaction
+    /// control): its connection may be kept for the same extension.
+    fn parsed_write(&self) -> bool {
+        !self.read_only && self.classified.is_some()
+    }
 }
 
 /// Runs extensions' statements in one project database.
@@ -502,7 +511,7 @@ impl QueryRunner {
     pub async fn close(&self) {
         match &self.backend {
             Backend::Postgres(pg) => pg.close().await,
-            Backend::Sqlite(lite) => lite.readers.close().await,
+            Backend::Sqlite(lite) => lite.close().await,
         }
     }
 
@@ -1378,6 +1387,8 @@ fn civil_date(unix_days: i64) -> String {
 struct SqliteBackend {
     options: SqliteConnectOptions,
     readers: Readers,
+    /// Read-write connections kept per extension.
+    writers: std::sync::Mutex<HashMap<String, Arc<Readers>>>,
 }
 
 impl SqliteBackend {
@@ -1386,7 +1397,32 @@ impl SqliteBackend {
             .map_err(|e| QueryError::Connection(format!("bad URL: {e}")))?
             .create_if_missing(false);
         let readers = Readers::new(&options);
-        Ok(SqliteBackend { options, readers })
+        Ok(SqliteBackend {
+            options,
+            readers,
+            writers: Default::default(),
+        })
+    }
+
+    /// The kept read-write connections of `extension`.
+    fn writers_of(&self, extension: &str) -> Arc<Readers> {
+        let mut writers = self.writers.lock().unwrap_or_else(|e| e.into_inner());
+        writers
+            .entry(extension.to_string())
+            .or_insert_with(|| Arc::new(Readers::writers(&self.options)))
+            .clone()
+    }
+
+    /// Closes every kept connection.
+    async fn close(&self) {
+        self.readers.close().await;
+        let writers: Vec<Arc<Readers>> = {
+            let mut writers = self.writers.lock().unwrap_or_else(|e| e.into_inner());
+            writers.drain().map(|(_, w)| w).collect()
+        };
+        for kept in writers {
+            kept.close().await;
+        }
     }
 
     async fn execute(
@@ -1396,20 +1432,27 @@ impl SqliteBackend {
         limits: &Limits,
     ) -> Result<Output, QueryError> {
         role_name(plan.extension)?;
-        let reuse = plan.parsed_read_only();
-        let mut conn = if reuse {
-            self.readers.take().await
+        let kept: Option<Arc<Readers>> = if plan.parsed_write() {
+            Some(self.writers_of(plan.extension))
         } else {
-            TimedConnection::open(&self.options.clone().read_only(plan.read_only)).await
+            None
+        };
+        let pool = match &kept {
+            Some(writers) => Some(writers.as_ref()),
+            None if plan.parsed_read_only() => Some(&self.readers),
+            None => None,
+        };
+        let mut conn = match pool {
+            Some(pool) => pool.take().await,
+            None => TimedConnection::open(&self.options.clone().read_only(plan.read_only)).await,
         }
         .map_err(QueryError::from_sqlx)?;
         let deadline = Instant::now() + limits.statement_timeout;
         conn.set_deadline(deadline);
         let result = sqlite_statement(conn.connection(), plan, params, limits).await;
-        if reuse {
-            self.readers.give_back(conn, result.is_ok()).await;
-        } else {
-            conn.close().await;
+        match pool {
+            Some(pool) => pool.give_back(conn, result.is_ok()).await,
+            None => conn.close().await,
         }
         result.map_err(|e| match e {
             QueryError::Database { .. } if Instant::now() >= deadline => QueryError::Timeout {

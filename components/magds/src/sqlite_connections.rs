@@ -12,8 +12,11 @@
 //!   it, the kept connections are closed and the path is opened anew.
 //! * Only connections whose last statement succeeded are kept; between
 //!   statements they hold no transaction and no lock. The caller keeps only
-//!   what a statement cannot change: reads the parser let through (it
-//!   refuses `PRAGMA` and `ATTACH`).
+//!   connections whose statements the parser let through (it refuses
+//!   `PRAGMA`, `ATTACH` and transaction control).
+//! * [`Readers::writers`] keeps read-write connections the same way for one
+//!   extension only: what one extension's statements leave in a connection
+//!   (a `TEMP` table, say) never meets another extension's statements.
 
 use std::path::Path;
 use std::sync::{Arc, Mutex};
@@ -80,8 +83,17 @@ pub(crate) struct Readers {
 impl Readers {
     /// `options` name the project file; connections open it read-only.
     pub(crate) fn new(options: &SqliteConnectOptions) -> Self {
+        Readers::opening(options.clone().read_only(true))
+    }
+
+    /// Read-write connections to the file, for one extension's writes.
+    pub(crate) fn writers(options: &SqliteConnectOptions) -> Self {
+        Readers::opening(options.clone().read_only(false))
+    }
+
+    fn opening(options: SqliteConnectOptions) -> Self {
         Readers {
-            options: options.clone().read_only(true),
+            options,
             kept: Mutex::new(Vec::new()),
         }
     }

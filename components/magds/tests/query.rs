@@ -888,3 +888,35 @@ async fn sqlite_limits_and_timeout() {
     );
     assert!(started.elapsed() < Duration::from_secs(3));
 }
+
+#[tokio::test]
+async fn sqlite_one_extensions_temporary_tables_never_meet_anothers_statements() {
+    let (_dir, runner, _url) = sqlite(Limits::default()).await;
+    let (a, b) = ("qt-sqlite/a", "qt-sqlite/b");
+    for _ in 0..3 {
+        // Several rounds, so that kept read-write connections are reused.
+        runner
+            .run(
+                a,
+                &[WRITE, SCHEMA],
+                "CREATE TEMP TABLE IF NOT EXISTS scratch (v INTEGER)",
+                &[],
+            )
+            .await
+            .unwrap();
+        let refused = runner
+            .run(
+                b,
+                &[WRITE, SCHEMA],
+                "INSERT INTO scratch (v) VALUES (1)",
+                &[],
+            )
+            .await
+            .unwrap_err();
+        assert!(refused.to_string().contains("no such table"), "{refused}");
+        runner
+            .run(b, &[WRITE], "UPDATE t SET n = n + 1", &[])
+            .await
+            .unwrap();
+    }
+}
