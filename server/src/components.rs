@@ -97,6 +97,19 @@ pub async fn open_magds(
         .map_err(|e| StartError::config("MAGDS_URL", format!("cannot open MagDS: {e}")))
 }
 
+/// The project an extension works in: the `project` its installation's
+/// configuration names, read at each call (from a guest call: blocking or
+/// inline, see `magflock_sandbox::wait_for`). MagDS and MagWS adapters share it.
+pub fn project_binding(store: Arc<SqlStore>) -> magflock_magds::ProjectBinding {
+    let runtime = Handle::current();
+    Arc::new(move |extension: &str| -> Option<String> {
+        let installation =
+            magflock_sandbox::wait_for(&runtime, store.installation(extension)).ok()??;
+        let config: Value = serde_json::from_str(&installation.config).ok()?;
+        config["project"].as_str().map(str::to_string)
+    })
+}
+
 /// The adapter the sandbox hands `database.*` calls to.
 pub fn magds_adapter(
     magds: Arc<MagDs>,
@@ -104,16 +117,9 @@ pub fn magds_adapter(
     gate: Arc<PolicyGate>,
     bus: Arc<Bus>,
 ) -> MagDsAdapter {
-    let runtime = Handle::current();
-    let binding = move |extension: &str| -> Option<String> {
-        let installation =
-            magflock_sandbox::wait_for(&runtime, store.installation(extension)).ok()??;
-        let config: Value = serde_json::from_str(&installation.config).ok()?;
-        config["project"].as_str().map(str::to_string)
-    };
     MagDsAdapter::new(
         magds,
-        Arc::new(binding),
+        project_binding(store),
         Arc::new(move |extension: &str| gate.granted(extension)),
         Arc::new(BusEvents { bus }),
     )

@@ -12,12 +12,9 @@
 
 use axum::Router;
 use magflock_kernel::Bus;
-use magflock_kernel::lifecycle_store::LifecycleStore;
 use magflock_magws::{MagWs, MagWsAdapter, WsConfig};
 use magflock_store::SqlStore;
-use serde_json::Value;
 use std::sync::Arc;
-use tokio::runtime::Handle;
 
 use crate::Config;
 use crate::kernel_host::KernelHost;
@@ -36,14 +33,7 @@ pub fn open_magws(config: &Config, bus: Arc<Bus>) -> MagWs {
 /// The adapter the sandbox hands `realtime.*` calls to; an extension's
 /// project is its installation's configured `project`.
 pub fn magws_adapter(magws: MagWs, store: Arc<SqlStore>) -> MagWsAdapter {
-    let runtime = Handle::current();
-    let binding = move |extension: &str| -> Option<String> {
-        let installation =
-            magflock_sandbox::wait_for(&runtime, store.installation(extension)).ok()??;
-        let config: Value = serde_json::from_str(&installation.config).ok()?;
-        config["project"].as_str().map(str::to_string)
-    };
-    MagWsAdapter::new(magws, Arc::new(binding))
+    MagWsAdapter::new(magws, crate::components::project_binding(store))
 }
 
 /// The routes to nest under `/realtime`.

@@ -68,7 +68,12 @@ impl KvReuse {
     fn written(&self, extension: &str, key: Option<&str>) {
         let mut values = self.values();
         self.writes.fetch_add(1, Ordering::SeqCst);
-        values.retain(|(ext, k), _| ext != extension || key.is_some_and(|key| key != k));
+        match key {
+            Some(key) => {
+                values.remove(&(extension.to_string(), key.to_string()));
+            }
+            None => values.retain(|(ext, _), _| ext != extension),
+        }
     }
 }
 

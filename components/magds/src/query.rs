@@ -137,7 +137,7 @@ use sqlx::{Column, Connection, Either, Executor, Row, TypeInfo, ValueRef};
 use tokio::sync::Mutex;
 
 use crate::classify::{Class, Classified, Dialect, Refusal, allowed, classify};
-use crate::sqlite_connections::{Readers, TimedConnection};
+use crate::sqlite_connections::{KeptConnections, TimedConnection};
 
 /// The event type of a successful statement.
 pub const QUERY_EXECUTED: &str = "database.query.executed";
@@ -1365,15 +1365,7 @@ fn time_of_day(micros: i64) -> String {
 
 /// `YYYY-MM-DD` of a day counted from 1970-01-01 (proleptic Gregorian).
 fn civil_date(unix_days: i64) -> String {
-    let z = unix_days + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z.rem_euclid(146_097);
-    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let day = doy - (153 * mp + 2) / 5 + 1;
-    let month = if mp < 10 { mp + 3 } else { mp - 9 };
-    let year = yoe + era * 400 + i64::from(month <= 2);
+    let (year, month, day) = magflock_types::time::civil_from_days(unix_days);
     if (0..=9999).contains(&year) {
         format!("{year:04}-{month:02}-{day:02}")
     } else {
@@ -1386,9 +1378,9 @@ fn civil_date(unix_days: i64) -> String {
 
 struct SqliteBackend {
     options: SqliteConnectOptions,
-    readers: Readers,
+    readers: KeptConnections,
     /// Read-write connections kept per extension.
-    writers: std::sync::Mutex<HashMap<String, Arc<Readers>>>,
+    writers: std::sync::Mutex<HashMap<String, Arc<KeptConnections>>>,
 }
 
 impl SqliteBackend {
@@ -1396,7 +1388,7 @@ impl SqliteBackend {
         let options = SqliteConnectOptions::from_str(url)
             .map_err(|e| QueryError::Connection(format!("bad URL: {e}")))?
             .create_if_missing(false);
-        let readers = Readers::new(&options);
+        let readers = KeptConnections::read_only(&options);
         Ok(SqliteBackend {
             options,
             readers,
@@ -1405,18 +1397,18 @@ impl SqliteBackend {
     }
 
     /// The kept read-write connections of `extension`.
-    fn writers_of(&self, extension: &str) -> Arc<Readers> {
+    fn writers_of(&self, extension: &str) -> Arc<KeptConnections> {
         let mut writers = self.writers.lock().unwrap_or_else(|e| e.into_inner());
         writers
             .entry(extension.to_string())
-            .or_insert_with(|| Arc::new(Readers::writers(&self.options)))
+            .or_insert_with(|| Arc::new(KeptConnections::read_write(&self.options)))
             .clone()
     }
 
     /// Closes every kept connection.
     async fn close(&self) {
         self.readers.close().await;
-        let writers: Vec<Arc<Readers>> = {
+        let writers: Vec<Arc<KeptConnections>> = {
             let mut writers = self.writers.lock().unwrap_or_else(|e| e.into_inner());
             writers.drain().map(|(_, w)| w).collect()
         };
@@ -1432,7 +1424,7 @@ impl SqliteBackend {
         limits: &Limits,
     ) -> Result<Output, QueryError> {
         role_name(plan.extension)?;
-        let kept: Option<Arc<Readers>> = if plan.parsed_write() {
+        let kept: Option<Arc<KeptConnections>> = if plan.parsed_write() {
             Some(self.writers_of(plan.extension))
         } else {
             None

@@ -4,8 +4,8 @@
 //! * Every connection carries a statement deadline: a progress handler
 //!   interrupts whatever runs past it. Setting the deadline for the next
 //!   statement costs no call into the connection's worker thread.
-//! * [`Readers`] keeps up to [`KEPT`] read-only connections between
-//!   statements, so that a read does not pay for opening the file (sqlx starts
+//! * [`KeptConnections`] keeps up to [`KEPT`] connections to one project file
+//!   between statements, so that a statement does not pay for opening the file (sqlx starts
 //!   a worker thread for every connection). A kept connection is handed out
 //!   only while the project file is the very file it opened (same device and
 //!   inode): after a restore renamed another file over it, or a drop removed
@@ -14,9 +14,10 @@
 //!   statements they hold no transaction and no lock. The caller keeps only
 //!   connections whose statements the parser let through (it refuses
 //!   `PRAGMA`, `ATTACH` and transaction control).
-//! * [`Readers::writers`] keeps read-write connections the same way for one
-//!   extension only: what one extension's statements leave in a connection
-//!   (a `TEMP` table, say) never meets another extension's statements.
+//! * Read-only connections ([`KeptConnections::read_only`]) serve every
+//!   extension's reads; read-write ones ([`KeptConnections::read_write`]) are
+//!   kept per extension by the caller, so what one extension's statements
+//!   leave in a connection (a `TEMP` table, say) never meets another's.
 
 use std::path::Path;
 use std::sync::{Arc, Mutex};
@@ -25,7 +26,7 @@ use std::time::Instant;
 use sqlx::Connection;
 use sqlx::sqlite::{SqliteConnectOptions, SqliteConnection};
 
-/// Most read-only connections kept between statements.
+/// Most connections kept per set between statements.
 pub(crate) const KEPT: usize = 4;
 
 /// A file's identity while it is open: device and inode.
@@ -74,25 +75,25 @@ impl TimedConnection {
     }
 }
 
-/// Read-only connections to one project file, kept between statements.
-pub(crate) struct Readers {
+/// Connections to one project file, kept between statements.
+pub(crate) struct KeptConnections {
     options: SqliteConnectOptions,
     kept: Mutex<Vec<TimedConnection>>,
 }
 
-impl Readers {
+impl KeptConnections {
     /// `options` name the project file; connections open it read-only.
-    pub(crate) fn new(options: &SqliteConnectOptions) -> Self {
-        Readers::opening(options.clone().read_only(true))
+    pub(crate) fn read_only(options: &SqliteConnectOptions) -> Self {
+        KeptConnections::opening(options.clone().read_only(true))
     }
 
     /// Read-write connections to the file, for one extension's writes.
-    pub(crate) fn writers(options: &SqliteConnectOptions) -> Self {
-        Readers::opening(options.clone().read_only(false))
+    pub(crate) fn read_write(options: &SqliteConnectOptions) -> Self {
+        KeptConnections::opening(options.clone().read_only(false))
     }
 
     fn opening(options: SqliteConnectOptions) -> Self {
-        Readers {
+        KeptConnections {
             options,
             kept: Mutex::new(Vec::new()),
         }
@@ -102,7 +103,7 @@ impl Readers {
         self.options.get_filename()
     }
 
-    /// A read-only connection to the file now at the path.
+    /// A connection to the file now at the path.
     pub(crate) async fn take(&self) -> Result<TimedConnection, sqlx::Error> {
         let now = file_id(self.path());
         let (found, stale) = {
@@ -122,7 +123,7 @@ impl Readers {
         }
     }
 
-    /// Keeps `conn` for the next read if its statement `succeeded`, there is
+    /// Keeps `conn` for the next statement if its statement `succeeded`, there is
     /// room, and it opened the file now at the path; closes it otherwise.
     pub(crate) async fn give_back(&self, conn: TimedConnection, succeeded: bool) {
         let current = succeeded && conn.file.is_some() && conn.file == file_id(self.path());

@@ -252,14 +252,23 @@ async fn issue_key(
         |k| json!({"key_id": k.record.id, "name": k.record.name, "prefix": k.record.prefix}),
     )
     .await?;
-    let mut body = key_json(&issued.record);
-    body["key"] = json!(issued.plaintext);
-    body["note"] = json!("store this key now: it is shown only once");
+    Ok(shown_once(
+        key_json(&issued.record),
+        "key",
+        &issued.plaintext,
+    ))
+}
+
+/// The 201 answer carrying a new secret under `field`: the only time it is
+/// shown, so the answer must not be cached anywhere.
+pub(crate) fn shown_once(mut body: Value, field: &str, secret: &str) -> Response {
+    body[field] = json!(secret);
+    body["note"] = json!(format!("store this {field} now: it is shown only once"));
     let mut response = (StatusCode::CREATED, Json(body)).into_response();
     response
         .headers_mut()
         .insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
-    Ok(response)
+    response
 }
 
 async fn revoke_key(

@@ -14,8 +14,7 @@
 //! never hashes.
 
 use axum::extract::{Path, State};
-use axum::http::{HeaderValue, StatusCode, header};
-use axum::response::{IntoResponse, Response};
+use axum::response::Response;
 use axum::routing::{delete, get};
 use axum::{Extension, Json, Router};
 use magflock_store::ApiKeyRow;
@@ -24,7 +23,7 @@ use serde::Deserialize;
 use serde_json::{Value, json};
 
 use crate::pipeline::Caller;
-use crate::projects::{audited, body_as};
+use crate::projects::{audited, body_as, shown_once};
 use crate::{GateError, Gateway};
 
 /// Default lifetime of a new token (days).
@@ -70,14 +69,11 @@ async fn issue(
         json!({"token_id": t.record.id, "name": t.record.name, "prefix": t.record.prefix, "days": days})
     })
     .await?;
-    let mut body = token_json(&issued.record);
-    body["token"] = json!(issued.plaintext);
-    body["note"] = json!("store this token now: it is shown only once");
-    let mut response = (StatusCode::CREATED, Json(body)).into_response();
-    response
-        .headers_mut()
-        .insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
-    Ok(response)
+    Ok(shown_once(
+        token_json(&issued.record),
+        "token",
+        &issued.plaintext,
+    ))
 }
 
 async fn list(
