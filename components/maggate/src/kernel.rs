@@ -63,6 +63,22 @@ impl GateKernel {
         })
     }
 
+    /// Offers `hook` to its handlers with the payload `make` builds, only
+    /// when there are any: `None` (and no payload built) when nobody handles
+    /// the hook, so a request path pays nothing for filters nobody installed.
+    /// The payload is built at once; the dispatch is the returned future.
+    pub fn offer(
+        &self,
+        hook: &'static str,
+        make: impl FnOnce() -> Value,
+    ) -> Option<impl Future<Output = Result<Dispatched, GateError>> + Send + '_> {
+        if !self.has_handlers(hook) {
+            return None;
+        }
+        let payload = make();
+        Some(async move { self.dispatch(hook, &payload).await })
+    }
+
     /// Dispatches `hook` with `payload` (see the module's guarantees).
     pub async fn dispatch(
         &self,

@@ -216,15 +216,21 @@ pub async fn filter(State(gw): State<Gateway>, request: Request, next: Next) -> 
 
 async fn filtered(gw: &Gateway, mut request: Request, next: Next) -> Result<Response, Response> {
     let caller = caller_of(&request);
-    let wrap = filters::wrap_request_payload(&request, &caller);
-    let payload = proceed(gw.kernel().dispatch("wrap_request", &wrap).await)
-        .map_err(IntoResponse::into_response)?;
-    filters::apply_wrap_request(&mut request, &payload).map_err(IntoResponse::into_response)?;
+    let wrapped = offered(gw.kernel().offer("wrap_request", || {
+        filters::wrap_request_payload(&request, &caller)
+    }))
+    .await;
+    if let Some(payload) = proceed(wrapped).map_err(IntoResponse::into_response)? {
+        filters::apply_wrap_request(&mut request, &payload).map_err(IntoResponse::into_response)?;
+    }
     if caller.is_authenticated() {
-        let rbac = filters::rbac_payload(&request, &caller);
-        let decided = proceed(gw.kernel().dispatch("rbac_resolver", &rbac).await)
-            .map_err(IntoResponse::into_response)?;
-        if !filters::rbac_allows(&decided) {
+        let resolved = offered(
+            gw.kernel()
+                .offer("rbac_resolver", || filters::rbac_payload(&request, &caller)),
+        )
+        .await;
+        let decided = proceed(resolved).map_err(IntoResponse::into_response)?;
+        if decided.is_some_and(|d| !filters::rbac_allows(&d)) {
             return Err(GateError::Denied {
                 extension: "rbac_resolver".into(),
                 reason: "an rbac_resolver filter changed the decision to deny".into(),
@@ -239,11 +245,26 @@ async fn filtered(gw: &Gateway, mut request: Request, next: Next) -> Result<Resp
         .unwrap_or_else(IntoResponse::into_response))
 }
 
-/// The payload to go ahead with, or the denial as a 403.
-fn proceed(dispatched: Result<Dispatched, GateError>) -> Result<String, GateError> {
+/// Waits for a hook offered with `GateKernel::offer` (`None`: nobody
+/// handles it).
+async fn offered(
+    offer: Option<impl Future<Output = Result<Dispatched, GateError>>>,
+) -> Result<Option<Dispatched>, GateError> {
+    match offer {
+        Some(dispatch) => dispatch.await.map(Some),
+        None => Ok(None),
+    }
+}
+
+/// The payload to go ahead with (`None`: nobody handled the hook), or the
+/// denial as a 403.
+fn proceed(dispatched: Result<Option<Dispatched>, GateError>) -> Result<Option<String>, GateError> {
     match dispatched? {
-        Dispatched::Proceed { payload } => Ok(payload),
-        Dispatched::Denied { extension, reason } => Err(GateError::Denied { extension, reason }),
+        None => Ok(None),
+        Some(Dispatched::Proceed { payload }) => Ok(Some(payload)),
+        Some(Dispatched::Denied { extension, reason }) => {
+            Err(GateError::Denied { extension, reason })
+        }
     }
 }
 
@@ -266,9 +287,13 @@ async fn transform(
         headers: parts.headers.clone(),
         body,
     };
-    let payload = filters::response_payload(method, path, &view);
-    let modified = proceed(gw.kernel().dispatch("transform_response", &payload).await)?;
-    filters::apply_transform(&mut view, &modified)?;
+    let transformed = offered(gw.kernel().offer("transform_response", || {
+        filters::response_payload(method, path, &view)
+    }))
+    .await;
+    if let Some(modified) = proceed(transformed)? {
+        filters::apply_transform(&mut view, &modified)?;
+    }
     parts.status = view.status;
     parts.headers = view.headers;
     Ok(Response::from_parts(parts, Body::from(view.body)))
@@ -293,14 +318,14 @@ impl Gateway {
     /// Decides whether `caller` may make one more request to `route`.
     pub(crate) async fn admit(&self, caller: &Caller, route: &str) -> Result<(), GateError> {
         let platform = self.limits().platform();
-        let payload = filters::rate_limit_payload(caller, route, platform);
-        let chosen = match self
-            .kernel()
-            .dispatch("rate_limit_strategy", &payload)
-            .await?
-        {
-            Dispatched::Proceed { payload } => filters::rate_limit_quota(&payload),
-            Dispatched::Denied { extension, reason } => {
+        let chosen = offered(self.kernel().offer("rate_limit_strategy", || {
+            filters::rate_limit_payload(caller, route, platform)
+        }))
+        .await?;
+        let chosen = match chosen {
+            None => None,
+            Some(Dispatched::Proceed { payload }) => filters::rate_limit_quota(&payload),
+            Some(Dispatched::Denied { extension, reason }) => {
                 let error = GateError::RateLimited {
                     retry_after_s: platform.window_s,
                     reason: Some(format!("{extension}: {reason}")),
