@@ -51,7 +51,8 @@ export class MagFlock {
         DATABASE_URL: `sqlite://${this.dataDir}/magflock.db`,
         MAGFLOCK_DATA_DIR: join(this.dataDir, 'data'),
         LEPTOS_SITE_ADDR: `127.0.0.1:${this.port}`,
-        LEPTOS_SITE_ROOT: 'target/site',
+        // MAGFLOCK_SITE_ROOT: a copy of the site that matches MAGFLOCK_BIN.
+        LEPTOS_SITE_ROOT: process.env.MAGFLOCK_SITE_ROOT ?? 'target/site',
         RUST_BACKTRACE: '0',
       },
       stdio: ['ignore', 'pipe', 'pipe'],

@@ -55,10 +55,17 @@ pub fn App() -> impl IntoView {
                 <Route path=path!("/login") view=pages::login::LoginPage ssr=SsrMode::Async/>
                 <ParentRoute path=path!("") view=ConsoleLayout ssr=SsrMode::Async>
                     <Route path=path!("") view=pages::dashboard::DashboardPage ssr=SsrMode::Async/>
-                    <Route path=path!("marketplace") view=|| view! { <pages::placeholder::NotYetBuilt title="Marketplace" what="browse and search the extension catalog, with each package's publisher, signature and requested capabilities"/> } ssr=SsrMode::Async/>
-                    <Route path=path!("extensions") view=|| view! { <pages::placeholder::NotYetBuilt title="Extensions" what="manage installed extensions: enable, disable, upgrade, roll back, uninstall and revoke capabilities live"/> } ssr=SsrMode::Async/>
-                    <Route path=path!("approvals") view=|| view! { <pages::placeholder::NotYetBuilt title="Approvals" what="decide capability requests from installs and upgrades"/> } ssr=SsrMode::Async/>
-                    <Route path=path!("health") view=|| view! { <pages::placeholder::NotYetBuilt title="Health" what="watch each extension's CPU, memory, error rate and latency live"/> } ssr=SsrMode::Async/>
+                    <Route path=path!("marketplace") view=pages::marketplace::MarketplacePage ssr=SsrMode::Async/>
+                    <Route path=path!("marketplace/:publisher/:name") view=pages::marketplace::ListingPage ssr=SsrMode::Async/>
+                    <Route path=path!("approvals") view=pages::approvals::ApprovalsPage ssr=SsrMode::Async/>
+                    <Route path=path!("extensions") view=pages::extensions::ExtensionsPage ssr=SsrMode::Async/>
+                    <Route path=path!("extensions/:publisher/:name") view=pages::extensions::ExtensionPage ssr=SsrMode::Async/>
+                    <Route path=path!("health") view=pages::health::HealthPage ssr=SsrMode::Async/>
+                    <Route path=path!("events") view=pages::events::EventsPage ssr=SsrMode::Async/>
+                    <Route path=path!("projects") view=pages::projects::ProjectsPage ssr=SsrMode::Async/>
+                    <Route path=path!("projects/:name") view=pages::projects::ProjectPage ssr=SsrMode::Async/>
+                    <Route path=path!("projects/:name/schema") view=pages::schema::SchemaPage ssr=SsrMode::Async/>
+                    <Route path=path!("panels/:publisher/:name/:panel") view=pages::widgets::PanelPage ssr=SsrMode::Async/>
                     <Route path=path!("audit") view=pages::audit::AuditPage ssr=SsrMode::Async/>
                     <Route path=path!("users") view=pages::users::UsersPage ssr=SsrMode::Async/>
                     <Route path=path!("settings") view=pages::settings::SettingsPage ssr=SsrMode::Async/>

@@ -14,6 +14,7 @@ pub mod error;
 mod pages;
 #[cfg(feature = "ssr")]
 pub mod server;
+pub mod view_tree;
 
 pub use app::{App, shell};
 pub use error::AppError;

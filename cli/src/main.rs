@@ -158,6 +158,10 @@ fn main() -> ExitCode {
             clap_complete::generate(shell, &mut Cli::command(), "mag", &mut script);
             return write_stdout(&script).map_or_else(|e| fail(&e), |()| ExitCode::SUCCESS);
         }
+        Command::Admin(command) if admin::streams(&command) => {
+            return admin::follow(command, &cli.output)
+                .map_or_else(|e| fail(&e), |()| ExitCode::SUCCESS);
+        }
         Command::Admin(command) => return show(admin::run(command), cli.output),
         Command::External(words) => {
             return show(admin::run_extension_command(&words), cli.output);

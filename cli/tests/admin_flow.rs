@@ -8,7 +8,9 @@
 //! disable → uninstall → audit and health, reading stdout in table, JSON and
 //! YAML, and checks the exit codes scripts rely on: 2 (usage), 3 (no or bad
 //! token), 4 (an auditor's install), 5 (unknown extension), and `mag login`
-//! storing the token with mode 0600 without printing it.
+//! storing the token with mode 0600 without printing it. `events:tail` shows
+//! the newest events as the server counts them, and with `--follow` keeps
+//! printing new ones (JSON lines, YAML documents, table rows) until killed.
 
 use leptos::config::LeptosOptions;
 use magflock_server::{Config, start};
@@ -185,6 +187,26 @@ fn config(dir: &Path, catalog: PathBuf) -> Config {
     }
 }
 
+/// A browser signed in to `base` as `email` (each sign-in publishes `auth.user.login`).
+async fn sign_in(base: &str, email: &str) -> reqwest::Client {
+    let mut headers = reqwest::header::HeaderMap::new();
+    headers.insert("origin", base.parse().unwrap());
+    let browser = reqwest::Client::builder()
+        .cookie_store(true)
+        .redirect(reqwest::redirect::Policy::none())
+        .default_headers(headers)
+        .build()
+        .unwrap();
+    let signed_in = browser
+        .post(format!("{base}/api/login"))
+        .form(&[("email", email), ("password", PASSWORD)])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(signed_in.status(), 200, "sign-in as {email}");
+    browser
+}
+
 /// Adds a user, signs in as a browser would and makes a personal access token.
 async fn token_for(
     running: &magflock_server::Running,
@@ -204,21 +226,7 @@ async fn token_for(
     } else {
         store.create_user(new).await.unwrap();
     }
-    let mut headers = reqwest::header::HeaderMap::new();
-    headers.insert("origin", base.parse().unwrap());
-    let browser = reqwest::Client::builder()
-        .cookie_store(true)
-        .redirect(reqwest::redirect::Policy::none())
-        .default_headers(headers)
-        .build()
-        .unwrap();
-    let signed_in = browser
-        .post(format!("{base}/api/login"))
-        .form(&[("email", email), ("password", PASSWORD)])
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(signed_in.status(), 200, "sign-in as {email}");
+    let browser = sign_in(base, email).await;
     let made: Value = browser
         .post(format!("{base}/gateway/v1/tokens"))
         .json(&json!({"name": "mag"}))
@@ -620,6 +628,174 @@ async fn mag_drives_install_approve_upgrade_rollback_uninstall_in_every_format()
     assert!(!file.exists());
     assert_eq!(mag_with(&login_env, &["extension:list"], None).code, 3);
 
+    running.stop().await;
+}
+
+/// `mag events:tail --follow` running in the background, its stdout read line by line.
+struct Follower {
+    child: std::process::Child,
+    lines: std::sync::mpsc::Receiver<String>,
+    seen: Vec<String>,
+}
+
+impl Follower {
+    fn start(env: &[(&str, &str)], args: &[&str]) -> Follower {
+        let mut command = Command::new(env!("CARGO_BIN_EXE_mag"));
+        command
+            .args(args)
+            .env("MAG_CONFIG", "/nonexistent/mag.json")
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::null());
+        for (name, value) in env {
+            command.env(name, value);
+        }
+        let mut child = command.spawn().expect("mag runs");
+        let stdout = child.stdout.take().unwrap();
+        let (send, lines) = std::sync::mpsc::channel();
+        std::thread::spawn(move || {
+            use std::io::BufRead;
+            for line in std::io::BufReader::new(stdout).lines() {
+                let Ok(line) = line else { return };
+                if send.send(line).is_err() {
+                    return;
+                }
+            }
+        });
+        Follower {
+            child,
+            lines,
+            seen: Vec::new(),
+        }
+    }
+
+    /// Waits (up to 20 s) until a line printed so far contains `text`; all
+    /// lines printed so far.
+    async fn until(&mut self, text: &str) -> &[String] {
+        for _ in 0..200 {
+            while let Ok(line) = self.lines.try_recv() {
+                self.seen.push(line);
+            }
+            if self.seen.iter().any(|l| l.contains(text)) {
+                return &self.seen;
+            }
+            assert!(
+                self.child.try_wait().unwrap().is_none(),
+                "mag exited: {:?}",
+                self.seen
+            );
+            tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+        }
+        panic!("no line with {text:?} in {:?}", self.seen);
+    }
+
+    fn stop(mut self) {
+        self.child.kill().unwrap();
+        self.child.wait().unwrap();
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn events_tail_shows_the_newest_and_follows_new_ones_in_every_format() {
+    let dir = tempfile::tempdir().unwrap();
+    let running = start(config(dir.path(), dir.path().join("no-catalog")))
+        .await
+        .expect("server starts");
+    let base = format!("http://{}", running.addr);
+    let owner = token_for(&running, &base, "owner@example.test", Role::Owner).await;
+    token_for(&running, &base, "auditor@example.test", Role::Auditor).await;
+    for email in [
+        "owner@example.test",
+        "auditor@example.test",
+        "owner@example.test",
+    ] {
+        sign_in(&base, email).await;
+    }
+    let env = [("MAG_SERVER", base.as_str()), ("MAG_TOKEN", owner.as_str())];
+    let mag = |args: &[&str]| mag_with(&env, args, None);
+    let logins = ["--type", "auth.user.login"];
+
+    // The newest N, counted by the server: the last two of the five sign-ins.
+    let all = ok(
+        mag(&[&["-o", "json", "events:replay", "--from", "0"], &logins[..]].concat()),
+        "replay",
+    )
+    .json();
+    let all: Vec<u64> = all["events"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["seq"].as_u64().unwrap())
+        .collect();
+    assert_eq!(all.len(), 5, "{all:?}");
+    let tail = ok(
+        mag(&[&["-o", "json", "events:tail", "--limit", "2"], &logins[..]].concat()),
+        "tail",
+    )
+    .json();
+    let seqs: Vec<u64> = tail["events"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["seq"].as_u64().unwrap())
+        .collect();
+    assert_eq!(seqs, all[3..], "{tail}");
+    assert_eq!(
+        tail["events"][1]["event"]["data"]["email"], "owner@example.test",
+        "{tail}"
+    );
+    let table = ok(
+        mag(&[&["events:tail", "--limit", "2"], &logins[..]].concat()),
+        "tail",
+    );
+    assert_eq!(
+        table.out.lines().count(),
+        3,
+        "a header and two rows: {}",
+        table.out
+    );
+    assert!(table.out.starts_with("SEQ "), "{}", table.out);
+    let too_many = mag(&["events:tail", "--limit", "5000"]);
+    assert_eq!(too_many.code, 2, "{}", too_many.err);
+
+    // --follow: the newest first, then what is published while it runs.
+    let follow = |format: &str| {
+        Follower::start(
+            &env,
+            &[
+                &["-o", format, "events:tail", "--follow", "--limit", "1"],
+                &logins[..],
+            ]
+            .concat(),
+        )
+    };
+    let (mut json, mut yaml, mut table) = (follow("json"), follow("yaml"), follow("table"));
+    let newest = all[4].to_string();
+    json.until(&format!("\"seq\":{newest}")).await;
+    yaml.until(&format!("seq: {newest}")).await;
+    table.until(&newest).await;
+    sign_in(&base, "auditor@example.test").await;
+    let lines = json.until("auditor@example.test").await;
+    assert_eq!(lines.len(), 2, "one compact JSON event per line: {lines:?}");
+    let followed: Value = serde_json::from_str(&lines[1]).unwrap();
+    assert_eq!(followed["event"]["event_type"], "auth.user.login");
+    assert!(followed["seq"].as_u64().unwrap() > all[4], "{followed}");
+    let lines = yaml.until("auditor@example.test").await;
+    assert_eq!(
+        lines.iter().filter(|l| *l == "---").count(),
+        2,
+        "a YAML document per event: {lines:?}"
+    );
+    let lines = table.until("auditor@example.test").await;
+    assert!(lines[0].starts_with("SEQ "), "{lines:?}");
+    assert_eq!(
+        lines.len(),
+        3,
+        "the header once, then a row per event: {lines:?}"
+    );
+    for follower in [json, yaml, table] {
+        follower.stop();
+    }
     running.stop().await;
 }
 

@@ -2,7 +2,10 @@
 // (`oidc-provider`, see ../oidc-provider.mjs) started by the test, MagFlock
 // configured for it by the admin's MAGFLOCK_OIDC_* settings, and Chromium
 // clicking through: "Sign in with ...", the provider's sign-in and consent
-// pages, and back into MagUI as a new user with the default role.
+// pages, and back into MagUI as a new user with the default role. And
+// refused, back on the sign-in page with its error and no session, when the
+// provider's ID token is for another audience or badly signed (the provider
+// started with OIDC_TAMPER spoils its own answer).
 import { test, expect, Page } from '@playwright/test';
 import { spawn, ChildProcess } from 'node:child_process';
 import { join, resolve } from 'node:path';
@@ -16,7 +19,7 @@ test.describe.configure({ mode: 'serial' });
 let server: MagFlock;
 let provider: ChildProcess;
 
-async function startProvider(port: number, redirectUri: string): Promise<ChildProcess> {
+async function startProvider(port: number, redirectUri: string, tamper = ''): Promise<ChildProcess> {
   const child = spawn(process.execPath, [join(resolve(__dirname, '..'), 'oidc-provider.mjs')], {
     env: {
       ...process.env,
@@ -24,6 +27,7 @@ async function startProvider(port: number, redirectUri: string): Promise<ChildPr
       OIDC_REDIRECT_URI: redirectUri,
       OIDC_CLIENT_ID: CLIENT.id,
       OIDC_CLIENT_SECRET: CLIENT.secret,
+      OIDC_TAMPER: tamper,
     },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
@@ -47,11 +51,12 @@ async function startProvider(port: number, redirectUri: string): Promise<ChildPr
   return child;
 }
 
-test.beforeAll(async () => {
+/** MagFlock signing in with a provider (tampering as `tamper` says) started for it. */
+async function startBoth(tamper = ''): Promise<{ server: MagFlock; provider: ChildProcess }> {
   const providerPort = await freePort();
   // Discovery happens at the first sign-in, so MagFlock can start first (its
   // port is the provider's redirect URI).
-  server = await MagFlock.start({
+  const server = await MagFlock.start({
     MAGFLOCK_ADMIN_EMAIL: OWNER.email,
     MAGFLOCK_ADMIN_NAME: OWNER.name,
     MAGFLOCK_ADMIN_PASSWORD: OWNER.password,
@@ -60,10 +65,11 @@ test.beforeAll(async () => {
     MAGFLOCK_OIDC_CLIENT_SECRET: CLIENT.secret,
     MAGFLOCK_OIDC_NAME: 'Flock ID',
   });
-  provider = await startProvider(providerPort, `${server.url}/auth/oidc/callback`);
-});
+  const provider = await startProvider(providerPort, `${server.url}/auth/oidc/callback`, tamper);
+  return { server, provider };
+}
 
-test.afterAll(async () => {
+async function stopBoth(server?: MagFlock, provider?: ChildProcess) {
   if (provider && provider.exitCode === null) {
     await new Promise<void>((ok) => {
       provider.once('exit', () => ok());
@@ -71,6 +77,14 @@ test.afterAll(async () => {
     });
   }
   await server?.dispose();
+}
+
+test.beforeAll(async () => {
+  ({ server, provider } = await startBoth());
+});
+
+test.afterAll(async () => {
+  await stopBoth(server, provider);
 });
 
 async function open(page: Page, path: string) {
@@ -132,3 +146,23 @@ test('signing in again finds the same user by the linked identity', async ({ pag
   await expect(samRole).toHaveValue('auditor');
   await owner.close();
 });
+
+for (const tamper of ['wrong-audience', 'bad-signature']) {
+  test(`an ID token with ${tamper.replace('-', ' ')} is refused on the sign-in page`, async ({ page }) => {
+    const both = await startBoth(tamper);
+    try {
+      await page.goto(`${both.server.url}/login`);
+      await page.locator('body[data-hydrated="true"]').waitFor();
+      await signInAtProvider(page);
+
+      await expect(page).toHaveURL(`${both.server.url}/login?sso=failed`);
+      await expect(page.getByRole('alert')).toHaveText('Single sign-on did not complete. Try again.');
+      const session = await page.request.post(`${both.server.url}/api/current_session`, {
+        headers: { origin: both.server.url },
+      });
+      expect((await session.json()).user).toBeNull();
+    } finally {
+      await stopBoth(both.server, both.provider);
+    }
+  });
+}

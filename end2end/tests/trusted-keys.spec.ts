@@ -66,7 +66,7 @@ test('trusted keys: add a publisher, refuse a forgery, remove, development setti
 
   await page.getByLabel("Publisher's public key file (.public.json)").fill(acme);
   await page.getByRole('button', { name: 'Trust this key' }).click();
-  await expect(page.getByRole('status')).toContainText(`Trusted acme's key ${keyId} as Verified publisher`);
+  await expect(page.locator('main').getByRole('status')).toContainText(`Trusted acme's key ${keyId} as Verified publisher`);
   const row = page.locator(`[data-testid="key-row"][data-key-id="${keyId}"]`);
   await expect(row).toContainText('Verified publisher');
 

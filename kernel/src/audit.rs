@@ -6,12 +6,40 @@
 //! marked by actor kind (`extension` or `user`). [`AuditSink::record`] never
 //! blocks a guest call; [`AuditSink::flush`] returns once everything recorded
 //! before it is durable, and admin-facing changes flush before they answer.
+//! Entries recorded inside [`unobserved`] (on that thread) are stored like
+//! any other but marked, so a sink that tells observers about stored entries
+//! (MagAuth's `audit_emitter`) leaves them out: an observer's own work is
+//! never reported back to it.
 
 use async_trait::async_trait;
 use magflock_types::{ActorKind, NewAuditEntry, Outcome};
 use serde_json::Value;
+use std::cell::Cell;
 
 use crate::KernelError;
+
+thread_local! {
+    static UNOBSERVED: Cell<bool> = const { Cell::new(false) };
+}
+
+/// Runs `work` with every entry this thread records meanwhile marked as not
+/// to be told to observers of stored entries (nested calls stay marked).
+pub fn unobserved<T>(work: impl FnOnce() -> T) -> T {
+    struct Restore(bool);
+    impl Drop for Restore {
+        fn drop(&mut self) {
+            UNOBSERVED.with(|u| u.set(self.0));
+        }
+    }
+    let _restore = Restore(UNOBSERVED.with(|u| u.replace(true)));
+    work()
+}
+
+/// Whether this thread is inside [`unobserved`] (work it hands to another
+/// thread should carry the mark there with [`unobserved`]).
+pub fn is_unobserved() -> bool {
+    UNOBSERVED.with(Cell::get)
+}
 
 #[async_trait]
 pub trait AuditSink: Send + Sync {

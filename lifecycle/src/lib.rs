@@ -40,6 +40,6 @@ pub use files::PackageFiles;
 pub use manager::{
     Boot, ExtensionState, ExtensionView, Lifecycle, LifecycleConfig, Parts, TrustSource,
 };
-pub use monitor::{MonitorReport, Thresholds};
+pub use monitor::{HealthCheck, MonitorReport, Thresholds};
 pub use recovery::Recovered;
 pub use upgrade::UpgradeSubmitted;

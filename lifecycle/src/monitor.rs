@@ -64,6 +64,19 @@ pub(crate) struct MonitorState {
     /// Restart times (millis) per extension, within the window.
     restarts: HashMap<String, Vec<i64>>,
     quarantine_alerted: HashSet<String>,
+    /// The last periodic check of each extension.
+    checks: HashMap<String, HealthCheck>,
+}
+
+/// The outcome of the monitor's last periodic check of one extension (its
+/// thresholds, then its own health check), for MagUI's Health page.
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize)]
+pub struct HealthCheck {
+    /// When it was checked (millis since the epoch).
+    pub at: i64,
+    pub healthy: bool,
+    /// Why it was judged unhealthy (`None` when healthy).
+    pub problem: Option<String>,
 }
 
 /// What one round did.
@@ -143,16 +156,43 @@ impl Lifecycle {
                 now.since(&previous.unwrap_or_default())
             };
             if let Some(reason) = breach(&interval, loaded.manifest(), &self.config.thresholds) {
+                self.record_check(&id, Some(&reason));
                 self.auto_disable(&id, &reason, &interval).await;
                 report.disabled.push((id, reason));
                 continue;
             }
-            if let Err(problem) = self.health_check(&loaded).await {
+            let checked = self.health_check(&loaded).await;
+            self.record_check(&id, checked.as_ref().err());
+            if let Err(problem) = checked {
                 self.after_failed_check(&loaded, &problem, &mut report)
                     .await;
             }
         }
         report
+    }
+
+    fn record_check(&self, extension: &str, problem: Option<&String>) {
+        let check = HealthCheck {
+            at: now_millis(),
+            healthy: problem.is_none(),
+            problem: problem.cloned(),
+        };
+        self.monitor
+            .lock()
+            .expect("monitor lock")
+            .checks
+            .insert(extension.to_string(), check);
+    }
+
+    /// The monitor's last periodic check of `extension`, if it ran since
+    /// the server started.
+    pub fn last_health_check(&self, extension: &str) -> Option<HealthCheck> {
+        self.monitor
+            .lock()
+            .expect("monitor lock")
+            .checks
+            .get(extension)
+            .cloned()
     }
 
     async fn after_failed_check(

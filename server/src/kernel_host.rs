@@ -55,6 +55,8 @@ pub struct KernelHost {
     /// Realtime channels over WebSocket (mounted under `/realtime`).
     pub magws: magflock_magws::MagWs,
     pub store: Arc<SqlStore>,
+    /// The kernel's audit writer: subscribe to the entries it stored.
+    pub audit_writer: Arc<AuditWriter>,
     tasks: Vec<tokio::task::JoinHandle<()>>,
 }
 
@@ -190,6 +192,15 @@ impl KernelHost {
                 })
                 .await
         }));
+        tasks.push(crate::realtime::spawn_console_feed(
+            magws.clone(),
+            magflock_app::server::Console {
+                lifecycle: lifecycle.clone(),
+                kernel: gateway.kernel().clone(),
+                magds: magds.clone(),
+            },
+            store.clone(),
+        ));
         let delivery = EventDelivery::new(bus.clone(), sandbox.clone());
         tasks.push(tokio::spawn(async move {
             loop {
@@ -212,6 +223,7 @@ impl KernelHost {
             gateway,
             magws,
             store,
+            audit_writer: audit,
             tasks,
         })
     }

@@ -6,6 +6,7 @@
 //! cross-origin and session layers before any handler; the server shuts down
 //! gracefully on Ctrl-C / SIGTERM.
 
+pub mod audit_export;
 pub mod cli;
 pub mod cli_kernel;
 pub mod components;

@@ -2,13 +2,25 @@
 //!
 //! * [`MagAuthHooks`] is MagUI's [`AuthHooks`]: `permission_resolver` runs in
 //!   `guard::require` after the platform allowed a call (handlers may only
-//!   narrow it to a deny; a dispatch error leaves the platform's decision);
-//!   `audit_emitter` is offered every entry MagUI's audit recorder stored, in
-//!   order, by one background task (the caller never waits; a full queue
-//!   drops the offer with a warning). An entry recorded while an offer runs
-//!   is never offered again. Entries the kernel's own audit writer stores
-//!   (hook runs, lifecycle steps) are not offered.
+//!   narrow it to a deny; a dispatch error leaves the platform's decision).
+//!   MagGate's role checks ask it the same way
+//!   (`GateKernel::resolve_permission`, the one reading of its answers).
+//! * `audit_emitter` is offered every entry once stored: MagUI's (through
+//!   [`AuthHooks::emit_audit`]) and the kernel audit writer's (host calls,
+//!   hook runs, lifecycle steps, the gateway's refusals), each source in the
+//!   order it stored them, by one background task through one bounded queue
+//!   (nobody waits for it; what does not fit is dropped, counted and logged).
+//!   The offers run inside `magflock_kernel::audit::unobserved`, so the
+//!   entries their own work records (the hook runs, the handlers' host calls)
+//!   are never offered: an offer cannot cause another. MagUI's
+//!   `on_user_action` rides the same queue: every entry a signed-in user's
+//!   action stored (MagUI, the admin API, `mag`) is offered to it as
+//!   `{user_id, action, target}`, so each user action is audited first and
+//!   told to extensions whether or not any listens.
 //! * [`MagAuthAdapter`] takes the sandbox's `auth.*` host calls:
+//!   `auth-audit.read` answers the audit log's entries matching a JSON
+//!   filter (`actor`, `action`, `since`, `until`, `before_seq`, `limit` up
+//!   to 100), newest first, as the Audit Log page lists them;
 //!   `auth-roles.define-role` validates the template, stores it in the
 //!   defining extension's key-value store under `magauth.role_template/<name>`
 //!   (so it goes with the extension when it is uninstalled) and then fires
@@ -32,29 +44,27 @@ use magflock_app::api::roles::RoleTemplate;
 use magflock_app::server::context::HookFuture;
 use magflock_app::server::{AuthHooks, HookDenial};
 use magflock_kernel::adapter::{Adapter, AdapterCall};
-use magflock_kernel::dispatch::{Dispatched, Dispatcher};
+use magflock_kernel::audit::{is_unobserved, unobserved};
+use magflock_kernel::dispatch::Dispatcher;
 use magflock_kernel::kv::KeyValueStore;
 use magflock_kernel::lifecycle_store::LifecycleStore;
 use magflock_kernel::manifest::ContributionKind;
 use magflock_kernel::{Capability, Component};
 use magflock_maggate::GateKernel;
-use magflock_store::SqlStore;
-use magflock_types::AuditEntry;
+use magflock_store::{SqlStore, Store as _};
+use magflock_types::{ActorKind, AuditEntry, AuditFilter};
+use serde::Deserialize;
 use serde_json::{Value, json};
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, OnceLock};
 use tokio::runtime::Handle;
-use tokio::sync::mpsc;
+use tokio::sync::{broadcast, mpsc};
 
 /// Where a template lives in its extension's key-value store.
 pub const TEMPLATE_PREFIX: &str = "magauth.role_template/";
 /// Entries waiting to be offered to `audit_emitter` handlers.
 const AUDIT_QUEUE: usize = 1024;
 const PLATFORM_ROLES: [&str; 3] = ["owner", "admin", "auditor"];
-
-tokio::task_local! {
-    /// Set while `audit_emitter` handlers run.
-    static EMITTING: ();
-}
 
 /// The template `args` describe, if it is well formed.
 fn template(extension: &str, args: &Value) -> Result<RoleTemplate, String> {
@@ -237,13 +247,50 @@ impl MagAuthAdapter {
             .and_then(|c| c["project"].as_str().map(str::to_string));
         if let Some(dispatcher) = self.dispatcher.get().cloned() {
             let payload = json!({"project_id": project, "roles": [template]}).to_string();
+            // An audit_emitter handler's work stays its own on the other thread.
+            let quiet = is_unobserved();
             self.runtime.spawn_blocking(move || {
-                if let Err(e) = dispatcher.dispatch("role_template", &payload) {
+                let fire = || dispatcher.dispatch("role_template", &payload);
+                let fired = if quiet { unobserved(fire) } else { fire() };
+                if let Err(e) = fired {
                     tracing::warn!("role_template hook: {e}");
                 }
             });
         }
         Ok(String::new())
+    }
+
+    fn read_audit(&self, args: &Value) -> Result<String, String> {
+        #[derive(Deserialize, Default)]
+        #[serde(deny_unknown_fields)]
+        struct Filter {
+            actor: Option<String>,
+            action: Option<String>,
+            since: Option<i64>,
+            until: Option<i64>,
+            before_seq: Option<i64>,
+            limit: Option<u32>,
+        }
+        let text = args["filter"].as_str().unwrap_or_default();
+        let filter: Filter = if text.trim().is_empty() {
+            Filter::default()
+        } else {
+            serde_json::from_str(text).map_err(|e| {
+                format!("the audit filter must be a JSON object of actor, action, since, until, before_seq, limit: {e}")
+            })?
+        };
+        let filter = AuditFilter {
+            actor: filter.actor,
+            action: filter.action,
+            since: filter.since,
+            until: filter.until,
+            before_seq: filter.before_seq,
+            limit: filter.limit.unwrap_or(20).clamp(1, 100),
+            ..AuditFilter::default()
+        };
+        let page = magflock_sandbox::wait_for(&self.runtime, self.store.audit_list(&filter))
+            .map_err(|e| format!("cannot read the audit log: {e}"))?;
+        serde_json::to_string(&page).map_err(|e| e.to_string())
     }
 }
 
@@ -256,8 +303,81 @@ impl Adapter for MagAuthAdapter {
         let args: Value = serde_json::from_str(&call.args).map_err(|e| e.to_string())?;
         match call.operation.as_str() {
             "define_role" => self.define_role(&call.extension, &args),
+            "read_audit" => self.read_audit(&args),
             other => Err(format!("MagAuth has no operation '{other}' in this build")),
         }
+    }
+}
+
+/// The queue of entries to offer to `audit_emitter`, and what it dropped.
+#[derive(Clone)]
+struct AuditOffers {
+    queue: mpsc::Sender<AuditEntry>,
+    dropped: Arc<AtomicU64>,
+}
+
+impl AuditOffers {
+    /// Queues `entry` without waiting; a full queue drops it (counted, logged).
+    fn push(&self, entry: AuditEntry) {
+        if let Err(e) = self.queue.try_send(entry)
+            && let mpsc::error::TrySendError::Full(entry) = e
+        {
+            self.lost(1, &format!("the queue is full (entry {})", entry.seq));
+        }
+    }
+
+    fn lost(&self, n: u64, why: &str) {
+        let total = self.dropped.fetch_add(n, Ordering::Relaxed) + n;
+        tracing::warn!(lost = n, total, "audit_emitter: {why}; entries not offered");
+    }
+}
+
+/// Whether anyone handles what `entry` would be offered as: every entry to
+/// `audit_emitter`, a user's action also to MagUI's `on_user_action`.
+fn wanted(kernel: &GateKernel, entry: &AuditEntry) -> bool {
+    kernel.has_handlers("audit_emitter")
+        || (is_user_action(entry) && kernel.has_handlers("on_user_action"))
+}
+
+/// An action a signed-in person took (MagUI, the admin API or `mag`).
+fn is_user_action(entry: &AuditEntry) -> bool {
+    entry.actor_kind == ActorKind::User
+}
+
+/// Offers `entry` to the `audit_emitter` handlers and, for a user's action,
+/// to the `on_user_action` handlers (`{user_id, action, target}`), on a
+/// blocking thread, with everything the offers record marked unobserved.
+async fn offer(kernel: &GateKernel, entry: AuditEntry) {
+    let user_action = is_user_action(&entry).then(|| {
+        json!({"user_id": entry.actor_id, "action": entry.action, "target": entry.target})
+            .to_string()
+    });
+    let payload = json!({"entry": entry}).to_string();
+    let dispatcher = kernel.dispatcher.clone();
+    let run = tokio::task::spawn_blocking(move || {
+        unobserved(|| {
+            let mut results = vec![(
+                "audit_emitter",
+                dispatcher.dispatch("audit_emitter", &payload),
+            )];
+            if let Some(action) = user_action {
+                results.push((
+                    "on_user_action",
+                    dispatcher.dispatch("on_user_action", &action),
+                ));
+            }
+            results
+        })
+    });
+    match run.await {
+        Ok(results) => {
+            for (hook, result) in results {
+                if let Err(e) = result {
+                    tracing::warn!("{hook} hook: {e}");
+                }
+            }
+        }
+        Err(e) => tracing::warn!("audit offers: {e}"),
     }
 }
 
@@ -265,27 +385,46 @@ impl Adapter for MagAuthAdapter {
 pub struct MagAuthHooks {
     kernel: GateKernel,
     store: Arc<SqlStore>,
-    audit: mpsc::Sender<AuditEntry>,
+    offers: AuditOffers,
 }
 
 impl MagAuthHooks {
-    /// Starts the task that offers audit entries (call on the server's
-    /// runtime; it ends when these hooks are dropped).
-    pub fn start(kernel: GateKernel, store: Arc<SqlStore>) -> MagAuthHooks {
-        let (audit, mut queue) = mpsc::channel::<AuditEntry>(AUDIT_QUEUE);
+    /// Starts the tasks that offer audit entries: MagUI's, and the kernel
+    /// audit writer's `stored` feed (`AuditWriter::subscribe`). Call on the
+    /// server's runtime; they end with it.
+    pub fn start(
+        kernel: GateKernel,
+        store: Arc<SqlStore>,
+        mut stored: broadcast::Receiver<AuditEntry>,
+    ) -> MagAuthHooks {
+        let (queue, mut inbox) = mpsc::channel::<AuditEntry>(AUDIT_QUEUE);
+        let offers = AuditOffers {
+            queue,
+            dropped: Arc::new(AtomicU64::new(0)),
+        };
         let emitter = kernel.clone();
-        tokio::spawn(EMITTING.scope((), async move {
-            while let Some(entry) = queue.recv().await {
-                let payload = json!({"entry": entry});
-                if let Err(e) = emitter.dispatch("audit_emitter", &payload).await {
-                    tracing::warn!("audit_emitter hook: {e}");
+        tokio::spawn(async move {
+            while let Some(entry) = inbox.recv().await {
+                offer(&emitter, entry).await;
+            }
+        });
+        let (forward, watched) = (offers.clone(), kernel.clone());
+        tokio::spawn(async move {
+            loop {
+                match stored.recv().await {
+                    Ok(entry) if wanted(&watched, &entry) => forward.push(entry),
+                    Ok(_) => {}
+                    Err(broadcast::error::RecvError::Lagged(n)) => {
+                        forward.lost(n, "fell behind the audit writer");
+                    }
+                    Err(broadcast::error::RecvError::Closed) => return,
                 }
             }
-        }));
+        });
         MagAuthHooks {
             kernel,
             store,
-            audit,
+            offers,
         }
     }
 }
@@ -293,42 +432,21 @@ impl MagAuthHooks {
 impl AuthHooks for MagAuthHooks {
     fn resolve_permission(&self, payload: Value) -> HookFuture<'_, Option<HookDenial>> {
         Box::pin(async move {
-            match self.kernel.dispatch("permission_resolver", &payload).await {
-                Ok(Dispatched::Denied { extension, reason }) => Some(HookDenial {
-                    extension: Some(extension),
-                    reason,
-                }),
-                Ok(Dispatched::Proceed { payload }) => {
-                    let decision = serde_json::from_str::<Value>(&payload)
-                        .ok()
-                        .and_then(|v| v["decision"].as_str().map(str::to_string));
-                    // Only narrowing counts: anything but "allow" refuses.
-                    (decision.as_deref() != Some("allow")).then(|| HookDenial {
-                        extension: None,
-                        reason: format!(
-                            "a permission_resolver handler changed the decision to {}",
-                            decision.as_deref().unwrap_or("nothing")
-                        ),
-                    })
-                }
-                Err(e) => {
-                    tracing::warn!("permission_resolver hook: {e}; the platform's decision stands");
-                    None
-                }
-            }
+            self.kernel
+                .resolve_permission(&payload)
+                .await
+                .map(|denial| HookDenial {
+                    extension: denial.extension,
+                    reason: denial.reason,
+                })
         })
     }
 
     fn emit_audit(&self, entry: &AuditEntry) {
-        if EMITTING.try_with(|()| ()).is_ok() || !self.kernel.has_handlers("audit_emitter") {
+        if is_unobserved() || !wanted(&self.kernel, entry) {
             return;
         }
-        if self.audit.try_send(entry.clone()).is_err() {
-            tracing::warn!(
-                seq = entry.seq,
-                "audit_emitter queue is full; entry not offered"
-            );
-        }
+        self.offers.push(entry.clone());
     }
 
     fn role_templates(&self) -> HookFuture<'_, Result<Vec<RoleTemplate>, String>> {

@@ -11,8 +11,13 @@
 //! progress, is refused before any request to the provider; a user is found by
 //! the identity (issuer, subject) already linked, else by a *verified* email
 //! of an existing account (which is then linked), else created with the
-//! configured default role and an unusable password; a disabled account is
-//! refused; the session a successful sign-in starts is exactly the one a
+//! configured default role and an unusable password; with no linked identity
+//! and an email the provider does not say is verified, the sign-in is
+//! refused (nothing linked or created: anyone can claim an email, and an
+//! account's email is its identity); a disabled account is refused (and
+//! never linked); an ID token that fails a check (signature, audience, ...)
+//! is refused before any account is looked at; the session a successful
+//! sign-in starts is exactly the one a
 //! password sign-in starts. Every outcome is audited as `auth.login` with
 //! `method: "oidc"` (refusals with their reason), and a success publishes
 //! `auth.user.login` on the kernel bus.

@@ -100,7 +100,13 @@ pub async fn start(config: Config) -> Result<Running, StartError> {
     ctx.auth_hooks = Some(Arc::new(MagAuthHooks::start(
         kernel.gateway.kernel().clone(),
         kernel.store.clone(),
+        kernel.audit_writer.subscribe(),
     )));
+    ctx.console = Some(magflock_app::server::Console {
+        lifecycle: kernel.lifecycle.clone(),
+        kernel: kernel.gateway.kernel().clone(),
+        magds: kernel.magds.clone(),
+    });
     kernel
         .gateway
         .attach_admin_sessions(Arc::new(GatewaySessions { ctx: ctx.clone() }));
@@ -158,6 +164,7 @@ pub async fn start(config: Config) -> Result<Running, StartError> {
         .nest("/gateway", kernel.gateway.router())
         .nest("/realtime", crate::realtime::router(&kernel))
         .merge(oidc_routes)
+        .merge(crate::audit_export::router(ctx.clone()))
         .layer(session_layer)
         .layer(from_fn_with_state(
             layer_config.clone(),

@@ -109,7 +109,15 @@ async fn an_admin_drives_the_lifecycle_over_the_api() {
         .iter()
         .map(|c| c["name"].as_str().unwrap())
         .collect();
-    assert_eq!(asked_for, ["database.admin", "api.register_endpoint"]);
+    assert_eq!(
+        asked_for,
+        [
+            "database.admin",
+            "api.register_endpoint",
+            "database.read",
+            "ui.modify_schema"
+        ]
+    );
     let (status, pending) = auditor.get("/v1/approvals?status=pending").await;
     assert_eq!(
         (status, pending["requests"][0]["id"].as_str()),

@@ -1,7 +1,9 @@
 //! MagAuth's hooks in the real server, with the warden test extension:
-//! `permission_resolver` narrowing MagUI's role check (never widening it, and
-//! never offered a platform refusal), `audit_emitter` offered every entry
-//! MagUI records (and not the hook runs' own), and `role_template` fired by
+//! `permission_resolver` narrowing MagUI's and the admin API's role checks
+//! (never widening them, and never offered a platform refusal),
+//! `audit_emitter` offered every stored entry once, MagUI's and the kernel
+//! writer's alike, but never those its own work records (no loop), and
+//! `role_template` fired by
 //! the `auth-roles.define-role` host call, whose templates admins can list;
 //! and the warden's contributed sign-in providers, validated when admins list
 //! them, each valid one announced by the `register_*_provider` hook of its
@@ -9,8 +11,9 @@
 
 mod support;
 
+use magflock_kernel::bus::ReplayFrom;
 use magflock_kernel::kv::KeyValueStore;
-use magflock_types::{AuditFilter, Role};
+use magflock_types::{AuditEntry, AuditFilter, Role};
 use serde_json::{Value, json};
 use std::time::Duration;
 use support::{TestServer, install_guest};
@@ -86,9 +89,90 @@ async fn warden_command(
     .unwrap()
 }
 
+/// A personal access token of `email` (made in a browser session), as `mag` uses.
+async fn token_of(server: &TestServer, email: &str) -> String {
+    let browser = server.signed_in(email).await;
+    let made: Value = browser
+        .post(format!("{}/gateway/v1/tokens", server.base))
+        .json(&json!({"name": "script"}))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    made["token"].as_str().expect("a token").to_string()
+}
+
+/// Calls the admin API with `token`.
+async fn admin_api(
+    server: &TestServer,
+    token: &str,
+    method: reqwest::Method,
+    path: &str,
+) -> (u16, Value) {
+    let response = reqwest::Client::new()
+        .request(method, format!("{}/gateway{path}", server.base))
+        .bearer_auth(token)
+        .send()
+        .await
+        .unwrap();
+    let status = response.status().as_u16();
+    let text = response.text().await.unwrap();
+    (
+        status,
+        serde_json::from_str(&text).unwrap_or(Value::String(text)),
+    )
+}
+
+/// Every audit entry after `after`, oldest first.
+async fn entries_after(server: &TestServer, after: i64) -> Vec<AuditEntry> {
+    let page = server
+        .running()
+        .store
+        .audit_list(&AuditFilter {
+            limit: 1000,
+            ..AuditFilter::default()
+        })
+        .await
+        .unwrap();
+    let mut entries: Vec<AuditEntry> = page.entries.into_iter().filter(|e| e.seq > after).collect();
+    entries.reverse();
+    entries
+}
+
+/// How many entries the warden was offered once they stop coming (the
+/// count unchanged for 1.5 s; at most 20 s).
+async fn offers_when_quiet(server: &TestServer) -> u64 {
+    let count = || async {
+        server
+            .running()
+            .kernel
+            .store
+            .kv_get(WARDEN, "audit_offers")
+            .await
+            .unwrap()
+            .and_then(|bytes| String::from_utf8(bytes).ok())
+            .and_then(|text| text.parse::<u64>().ok())
+            .unwrap_or(0)
+    };
+    let (mut last, mut same) = (count().await, 0);
+    for _ in 0..40 {
+        tokio::time::sleep(Duration::from_millis(500)).await;
+        let now = count().await;
+        same = if now == last { same + 1 } else { 0 };
+        last = now;
+        if same == 3 {
+            return now;
+        }
+    }
+    panic!("the warden is still being offered entries after 20 s ({last} so far): a loop?");
+}
+
 on_both_engines!(
     permission_resolver_narrows_but_never_widens,
-    audit_emitter_hears_each_recorded_entry_once,
+    permission_resolver_narrows_admin_api_calls_too,
+    audit_emitter_hears_every_entry_once_but_never_its_own_work,
     role_templates_are_stored_listed_and_announced,
     sign_in_providers_are_checked_listed_and_registered,
 );
@@ -139,8 +223,104 @@ async fn permission_resolver_narrows_but_never_widens(server: TestServer) -> Tes
     server
 }
 
-async fn audit_emitter_hears_each_recorded_entry_once(server: TestServer) -> TestServer {
+async fn permission_resolver_narrows_admin_api_calls_too(server: TestServer) -> TestServer {
     let server = with_warden(server).await;
+    let owner = token_of(&server, "owner@example.test").await;
+    let auditor = token_of(&server, "auditor@example.test").await;
+    let get = reqwest::Method::GET;
+
+    // Any role may verify the chain; the warden refuses auditors: a 403 with its reason.
+    let (status, body) = admin_api(&server, &auditor, get.clone(), "/v1/audit/verify").await;
+    assert_eq!(status, 403, "{body}");
+    assert_eq!(body["error"], "denied", "{body}");
+    assert_eq!(body["extension"], WARDEN, "{body}");
+    assert_eq!(
+        body["reason"], "the warden keeps auditors from re-checking the chain",
+        "{body}"
+    );
+    // Audited as a refusal naming the extension, and published.
+    let mut denied = Vec::new();
+    for _ in 0..50 {
+        denied = entries_after(&server, 0)
+            .await
+            .into_iter()
+            .filter(|e| e.action == "auth.permission_denied")
+            .collect();
+        if !denied.is_empty() {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert_eq!(denied.len(), 1, "{denied:?}");
+    assert_eq!(denied[0].actor_label, "auditor@example.test");
+    assert_eq!(denied[0].target.as_deref(), Some("/v1/audit/verify"));
+    let detail: Value = serde_json::from_str(&denied[0].detail).unwrap();
+    assert_eq!(detail["extension"], WARDEN, "{detail}");
+    assert_eq!(detail["via"], "maggate", "{detail}");
+    let events = server
+        .running()
+        .kernel
+        .bus
+        .replay(ReplayFrom::Seq(0), 1000)
+        .await
+        .unwrap();
+    let published: Vec<&Value> = events
+        .iter()
+        .filter(|l| l.event.event_type == "auth.permission.denied")
+        .map(|l| &l.event.data)
+        .collect();
+    assert_eq!(published.len(), 1, "{published:?}");
+    assert_eq!(published[0]["path"], "/v1/audit/verify");
+    assert_eq!(published[0]["extension"], WARDEN);
+
+    // Only that is narrowed: the owner verifies, the auditor reads the log.
+    let (status, body) = admin_api(&server, &owner, get.clone(), "/v1/audit/verify").await;
+    assert_eq!((status, &body["intact"]), (200, &json!(true)), "{body}");
+    assert_eq!(
+        admin_api(&server, &auditor, get.clone(), "/v1/audit")
+            .await
+            .0,
+        200
+    );
+
+    // The warden's try to widen (roles: owner) changes nothing: an auditor's
+    // change is still refused by the platform, and never offered to it.
+    let (status, body) = admin_api(
+        &server,
+        &auditor,
+        reqwest::Method::POST,
+        "/v1/extensions/test/warden/disable",
+    )
+    .await;
+    assert_eq!(
+        (status, &body["error"]),
+        (403, &json!("forbidden")),
+        "{body}"
+    );
+    assert!(
+        body["message"].as_str().unwrap().contains("admin role"),
+        "{body}"
+    );
+    let seen = kept(&server, "resolver_seen").await;
+    for offered in ["/v1/audit/verify", "/v1/audit", "/v1/tokens"] {
+        assert!(seen.contains(&json!(offered)), "{offered} in {seen:?}");
+    }
+    assert!(
+        !seen.contains(&json!("/v1/extensions/test/warden/disable")),
+        "{seen:?}"
+    );
+    server
+}
+
+async fn audit_emitter_hears_every_entry_once_but_never_its_own_work(
+    server: TestServer,
+) -> TestServer {
+    let server = with_warden(server).await;
+    // From here on, every entry is stored with the warden handling audit_emitter.
+    let marker = entries_after(&server, 0).await.last().map_or(0, |e| e.seq);
+
+    // MagUI's entries (a sign-in, a chain check) and the kernel's (the
+    // permission_resolver run, the gateway's refusal of an auditor).
     let owner = server.signed_in("owner@example.test").await;
     assert_eq!(
         status_of(&server, &owner, "/api/verify_audit_chain")
@@ -148,24 +328,64 @@ async fn audit_emitter_hears_each_recorded_entry_once(server: TestServer) -> Tes
             .0,
         200
     );
+    let auditor = server.signed_in("auditor@example.test").await;
+    let refused = auditor
+        .post(format!(
+            "{}/gateway/v1/extensions/test/warden/disable",
+            server.base
+        ))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(refused.status(), 403);
 
-    let seen = kept_until(&server, "audit_seen", |list| {
-        list.contains(&json!("audit.chain_verified"))
-    })
-    .await;
-    assert!(seen.contains(&json!("audit.chain_verified")), "{seen:?}");
-    // Offered once each, and never the hook runs it caused.
-    let verified = seen
-        .iter()
-        .filter(|a| **a == json!("audit.chain_verified"))
-        .count();
-    assert_eq!(verified, 1, "{seen:?}");
+    let offers = offers_when_quiet(&server).await;
+    let stored = entries_after(&server, marker).await;
+    let own = |e: &AuditEntry| {
+        e.actor_id.as_deref() == Some(WARDEN)
+            && matches!(
+                (e.action.as_str(), e.target.as_deref()),
+                ("extension.hook_run", Some("audit_emitter"))
+                    | ("extension.host_call", Some("auth.audit_access"))
+            )
+    };
+    // The handler's own work was recorded (its runs and its audit reads)...
+    assert!(stored.iter().filter(|e| own(e)).count() >= 2, "{stored:?}");
+    // ...and every other entry was offered exactly once.
+    let expected: Vec<i64> = stored.iter().filter(|e| !own(e)).map(|e| e.seq).collect();
+    let seen = kept(&server, "audit_seen").await;
     assert!(
-        !seen
-            .iter()
-            .any(|a| a.as_str().is_some_and(|a| a.starts_with("extension."))),
+        seen.len() < 200,
+        "the warden keeps only 200: {}",
+        seen.len()
+    );
+    let mut offered: Vec<i64> = seen
+        .iter()
+        .filter_map(|s| s["seq"].as_i64())
+        .filter(|seq| *seq > marker)
+        .collect();
+    offered.sort_unstable();
+    assert_eq!(offered, expected, "offered {seen:?}\nstored {stored:?}");
+    let heard = |action: &str, target: Option<&str>| {
+        seen.iter()
+            .any(|s| s["action"] == action && s["target"].as_str() == target)
+    };
+    assert!(heard("audit.chain_verified", None), "{seen:?}");
+    assert!(
+        heard("extension.hook_run", Some("permission_resolver")),
         "{seen:?}"
     );
+    assert!(
+        heard(
+            "auth.permission_denied",
+            Some("/v1/extensions/test/warden/disable")
+        ),
+        "{seen:?}"
+    );
+
+    // Nothing more comes: the handler's work caused no further offers.
+    tokio::time::sleep(Duration::from_secs(1)).await;
+    assert_eq!(offers_when_quiet(&server).await, offers);
     server
 }
 

@@ -139,39 +139,74 @@ pub(crate) async fn append_batch(
 fn filter_clause(filter: &AuditFilter) -> (String, Vec<FilterValue>) {
     let mut clauses = Vec::new();
     let mut values = Vec::new();
-    let mut next = |clause: &str, value: FilterValue, clauses: &mut Vec<String>| {
-        values.push(value);
-        clauses.push(clause.replace('?', &format!("${}", values.len())));
+    // Each `?` of a clause takes the next of its values.
+    let mut add = |clause: &str, given: Vec<FilterValue>| {
+        let mut sql = String::new();
+        let mut given = given.into_iter();
+        for (i, part) in clause.split('?').enumerate() {
+            if i > 0 {
+                values.push(given.next().expect("one value per placeholder"));
+                sql.push_str(&format!("${}", values.len()));
+            }
+            sql.push_str(part);
+        }
+        clauses.push(sql);
     };
-    if let Some(actor) = filter
-        .actor
-        .as_deref()
-        .map(str::trim)
-        .filter(|a| !a.is_empty())
-    {
-        next(
+    let text = |t: &Option<String>| {
+        t.as_deref()
+            .map(str::trim)
+            .filter(|t| !t.is_empty())
+            .map(str::to_string)
+    };
+    let contains = |t: &str| FilterValue::Text(format!("%{}%", escape_like(&t.to_lowercase())));
+    if let Some(actor) = text(&filter.actor) {
+        add(
             "LOWER(actor_label) LIKE ? ESCAPE '\\'",
-            FilterValue::Text(format!("%{}%", escape_like(&actor.to_lowercase()))),
-            &mut clauses,
+            vec![contains(&actor)],
         );
     }
-    if let Some(action) = filter
-        .action
-        .as_deref()
-        .map(str::trim)
-        .filter(|a| !a.is_empty())
-    {
-        next(
+    if let Some(action) = text(&filter.action) {
+        add(
             "action LIKE ? ESCAPE '\\'",
-            FilterValue::Text(format!("{}%", escape_like(action))),
-            &mut clauses,
+            vec![FilterValue::Text(format!("{}%", escape_like(&action)))],
         );
     }
     if let Some(since) = filter.since {
-        next("at >= ?", FilterValue::Int(since), &mut clauses);
+        add("at >= ?", vec![FilterValue::Int(since)]);
     }
     if let Some(until) = filter.until {
-        next("at <= ?", FilterValue::Int(until), &mut clauses);
+        add("at <= ?", vec![FilterValue::Int(until)]);
+    }
+    if let Some(outcome) = filter.outcome {
+        add(
+            "outcome = ?",
+            vec![FilterValue::Text(outcome.as_str().to_string())],
+        );
+    }
+    if let Some(extension) = text(&filter.extension) {
+        add(
+            "(actor_id = ? OR target = ?)",
+            vec![
+                FilterValue::Text(extension.clone()),
+                FilterValue::Text(extension),
+            ],
+        );
+    }
+    if let Some(capability) = text(&filter.capability) {
+        add(
+            "(target = ? OR detail LIKE ? ESCAPE '\\')",
+            vec![
+                FilterValue::Text(capability.clone()),
+                FilterValue::Text(format!("%\"{}\"%", escape_like(&capability))),
+            ],
+        );
+    }
+    if let Some(search) = text(&filter.search) {
+        add(
+            "(LOWER(action) LIKE ? ESCAPE '\\' OR LOWER(actor_label) LIKE ? ESCAPE '\\' \
+             OR LOWER(COALESCE(target, '')) LIKE ? ESCAPE '\\' OR LOWER(detail) LIKE ? ESCAPE '\\')",
+            vec![contains(&search); 4],
+        );
     }
     let sql = if clauses.is_empty() {
         String::new()
@@ -188,6 +223,7 @@ fn escape_like(text: &str) -> String {
         .replace('_', "\\_")
 }
 
+#[derive(Clone)]
 enum FilterValue {
     Text(String),
     Int(i64),

@@ -30,6 +30,7 @@ mod extension_kv;
 mod extension_schemas;
 mod lifecycle;
 mod policies;
+mod preferences;
 mod sessions;
 mod settings;
 mod sql_store;

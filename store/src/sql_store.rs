@@ -7,7 +7,7 @@
 use crate::api_keys::{self, ApiKeyRow};
 use crate::store::{SessionRow, Store};
 use crate::trusted_keys::{self, TrustedKeyRow};
-use crate::{Engine, Result, audit, connect, sessions, settings, users};
+use crate::{Engine, Result, audit, connect, preferences, sessions, settings, users};
 use async_trait::async_trait;
 use magflock_types::{
     AuditEntry, AuditFilter, AuditPage, ChainReport, Millis, NewAuditEntry, NewUser, Role, User,
@@ -123,6 +123,12 @@ impl Store for SqlStore {
     }
     async fn setting_set(&self, key: &str, value: &str, by: Option<&str>) -> Result<()> {
         settings::set(&self.pool, key, value, by).await
+    }
+    async fn preference(&self, user_id: &str, key: &str) -> Result<Option<String>> {
+        preferences::get(&self.pool, user_id, key).await
+    }
+    async fn preference_set(&self, user_id: &str, key: &str, value: &str) -> Result<()> {
+        preferences::set(&self.pool, user_id, key, value).await
     }
 
     async fn audit_append(&self, entry: NewAuditEntry) -> Result<AuditEntry> {

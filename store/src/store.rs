@@ -68,6 +68,10 @@ pub trait Store: Send + Sync + 'static {
     async fn settings_all(&self) -> Result<Vec<(String, String)>>;
     async fn setting_set(&self, key: &str, value: &str, by: Option<&str>) -> Result<()>;
 
+    // --- per-user preferences ---------------------------------------------------
+    async fn preference(&self, user_id: &str, key: &str) -> Result<Option<String>>;
+    async fn preference_set(&self, user_id: &str, key: &str, value: &str) -> Result<()>;
+
     // --- trusted package keys -------------------------------------------------
     async fn trusted_keys(&self) -> Result<Vec<TrustedKeyRow>>;
     /// `Conflict` if the key id or the public key is already trusted.

@@ -23,6 +23,8 @@ on_both_engines!(
     audit_filters_and_pages,
     concurrent_audit_appends_keep_one_chain,
     settings_are_upserted,
+    preferences_are_per_user,
+    audit_filters_by_extension_capability_outcome_and_text,
 );
 
 fn new_user(email: &str, role: Role) -> NewUser {
@@ -443,4 +445,127 @@ async fn settings_are_upserted(db: &TestDb) {
             ("session_idle_minutes".into(), "30".into())
         ]
     );
+}
+
+async fn preferences_are_per_user(db: &TestDb) {
+    let s = &db.store;
+    let ana = s
+        .create_user(new_user("ana@example.com", Role::Owner))
+        .await
+        .unwrap();
+    let bob = s
+        .create_user(new_user("bob@example.com", Role::Admin))
+        .await
+        .unwrap();
+    assert_eq!(s.preference(&ana.id, "dashboard").await.unwrap(), None);
+    s.preference_set(&ana.id, "dashboard", r#"{"order":["a"]}"#)
+        .await
+        .unwrap();
+    s.preference_set(&ana.id, "dashboard", r#"{"order":["b"]}"#)
+        .await
+        .unwrap();
+    s.preference_set(&bob.id, "dashboard", r#"{"order":[]}"#)
+        .await
+        .unwrap();
+    assert_eq!(
+        s.preference(&ana.id, "dashboard").await.unwrap().as_deref(),
+        Some(r#"{"order":["b"]}"#)
+    );
+    assert_eq!(
+        s.preference(&bob.id, "dashboard").await.unwrap().as_deref(),
+        Some(r#"{"order":[]}"#)
+    );
+    // A preference for a user who does not exist is refused by the database.
+    assert!(
+        s.preference_set("no-such-user", "dashboard", "{}")
+            .await
+            .is_err()
+    );
+}
+
+async fn audit_filters_by_extension_capability_outcome_and_text(db: &TestDb) {
+    let s = &db.store;
+    let ext = |action: &str, target: &str, outcome: Outcome| NewAuditEntry {
+        actor_kind: ActorKind::Extension,
+        actor_id: Some("acme/relay".into()),
+        actor_label: "acme/relay".into(),
+        action: action.into(),
+        target: Some(target.into()),
+        outcome,
+        detail: r#"{"call":"send"}"#.into(),
+        ip: None,
+    };
+    s.audit_append(ext(
+        "extension.host_call",
+        "network.outbound",
+        Outcome::Success,
+    ))
+    .await
+    .unwrap();
+    s.audit_append(ext(
+        "extension.host_call",
+        "database.write",
+        Outcome::Denied,
+    ))
+    .await
+    .unwrap();
+    // A user's action about the extension, naming a capability in its detail.
+    s.audit_append(NewAuditEntry {
+        target: Some("acme/relay".into()),
+        detail: r#"{"capability":"database.write"}"#.into(),
+        ..entry("ana@example.com", "extension.capability_revoked")
+    })
+    .await
+    .unwrap();
+    s.audit_append(entry("bob@example.com", "auth.login"))
+        .await
+        .unwrap();
+
+    let count = |filter: AuditFilter| async move {
+        s.audit_list(&AuditFilter {
+            limit: 50,
+            ..filter
+        })
+        .await
+        .unwrap()
+        .total_matching
+    };
+    let by_extension = count(AuditFilter {
+        extension: Some("acme/relay".into()),
+        ..Default::default()
+    })
+    .await;
+    assert_eq!(by_extension, 3, "by the extension, or about it");
+    let by_capability = count(AuditFilter {
+        capability: Some("database.write".into()),
+        ..Default::default()
+    })
+    .await;
+    assert_eq!(by_capability, 2, "as the target, or named in the detail");
+    let denied = count(AuditFilter {
+        outcome: Some(Outcome::Denied),
+        ..Default::default()
+    })
+    .await;
+    assert_eq!(denied, 1);
+    let text = count(AuditFilter {
+        search: Some("REVOKED".into()),
+        ..Default::default()
+    })
+    .await;
+    assert_eq!(text, 1, "free text is case-insensitive");
+    let text_in_detail = count(AuditFilter {
+        search: Some("\"call\":\"send".into()),
+        ..Default::default()
+    })
+    .await;
+    assert_eq!(text_in_detail, 2, "free text reaches the detail");
+    let combined = count(AuditFilter {
+        extension: Some("acme/relay".into()),
+        outcome: Some(Outcome::Success),
+        search: Some("host_call".into()),
+        ..Default::default()
+    })
+    .await;
+    assert_eq!(combined, 1, "filters combine");
 }

@@ -1,9 +1,10 @@
 //! The kernel's state in the control-plane store, on SQLite and PostgreSQL:
 //! extension policies (status and grants) and batched, ordered audit writes
-//! from the kernel's audit writer.
+//! from the kernel's audit writer, which tells its subscribers each stored
+//! entry in order (but not those recorded unobserved).
 
 use magflock_kernel::Capability;
-use magflock_kernel::audit::{Actor, AuditSink};
+use magflock_kernel::audit::{Actor, AuditSink, unobserved};
 use magflock_kernel::kv::KeyValueStore;
 use magflock_kernel::policy::{ExtensionPolicy, Grant, Status};
 use magflock_kernel::policy_store::PolicyStore;
@@ -20,6 +21,7 @@ on_both_engines!(
     an_unreadable_policy_row_is_an_error_naming_the_extension,
     audit_batches_are_chained_in_order,
     the_audit_writer_keeps_order_and_flush_waits_for_durability,
+    the_audit_writer_tells_subscribers_what_it_stored_but_not_unobserved_entries,
     key_values_are_scoped_per_extension_and_round_trip_bytes,
     a_reused_key_value_never_hides_a_write,
     trusted_keys_are_stored_once_and_can_be_removed,
@@ -146,6 +148,51 @@ async fn the_audit_writer_keeps_order_and_flush_waits_for_durability(db: &TestDb
         "recording order kept"
     );
     assert_eq!(db.store.audit_verify().await.unwrap().first_broken, None);
+    store.close().await;
+}
+
+async fn the_audit_writer_tells_subscribers_what_it_stored_but_not_unobserved_entries(db: &TestDb) {
+    let store = Arc::new(SqlStore::open(&db.url).await.unwrap());
+    let writer = AuditWriter::spawn(store.clone() as Arc<dyn Store>);
+    let mut stored = writer.subscribe();
+    let actor = Actor::extension("acme/report");
+    let entry = |n: i64| {
+        actor.entry(
+            "extension.host_call",
+            None,
+            Outcome::Success,
+            json!({"n": n}),
+        )
+    };
+    writer.record(entry(1));
+    unobserved(|| {
+        writer.record(entry(2));
+        // Nested marks stay marked, and the mark ends with the outermost.
+        unobserved(|| writer.record(entry(3)));
+        writer.record(entry(4));
+    });
+    writer.record(entry(5));
+    writer.flush().await.unwrap();
+
+    let mut told = Vec::new();
+    while let Ok(e) = stored.try_recv() {
+        let detail: serde_json::Value = serde_json::from_str(&e.detail).unwrap();
+        told.push((e.seq, detail["n"].as_i64().unwrap()));
+    }
+    // Told once stored (with the sequence number the log gave them), in order.
+    assert_eq!(told, [(1, 1), (5, 5)]);
+    let all = db
+        .store
+        .audit_list(&AuditFilter {
+            limit: 10,
+            ..Default::default()
+        })
+        .await
+        .unwrap();
+    assert_eq!(
+        all.total_matching, 5,
+        "unobserved entries are stored all the same"
+    );
     store.close().await;
 }
 

@@ -104,6 +104,18 @@ pub struct AuditEntry {
 pub struct AuditFilter {
     pub actor: Option<String>,
     pub action: Option<String>,
+    /// Entries by or about this extension (its id as the actor or the target).
+    #[serde(default)]
+    pub extension: Option<String>,
+    /// Entries about this capability (the target of a host call, or named in
+    /// the detail of a grant or revoke).
+    #[serde(default)]
+    pub capability: Option<String>,
+    #[serde(default)]
+    pub outcome: Option<Outcome>,
+    /// Free text, matched case-insensitively in the action, actor, target and detail.
+    #[serde(default)]
+    pub search: Option<String>,
     pub since: Option<Millis>,
     pub until: Option<Millis>,
     /// Entries with a sequence number below this (for paging backwards, newest first).

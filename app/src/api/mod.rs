@@ -3,18 +3,27 @@
 //! URL-encoded arguments (so plain HTML forms work before hydration), and
 //! delegates its work to `crate::server`, which checks the session and role first.
 //!
-//! [`ENDPOINTS`] lists every one with the least role it needs; the server's
-//! role test walks this table, so a new endpoint without an entry fails it.
+//! [`endpoints`] lists every one with the least role it needs (each module
+//! of the extension pages keeps its own `ENDPOINTS` table next to its server
+//! functions); the server's role test walks it, so a new endpoint without an
+//! entry fails it.
 
 pub mod alerts;
+pub mod approvals;
 pub mod audit;
 pub mod dashboard;
+pub mod event_log;
+pub mod extensions;
+pub mod health;
+pub mod marketplace;
+pub mod projects;
 pub mod providers;
 pub mod roles;
 pub mod session;
 pub mod settings;
 pub mod trust;
 pub mod users;
+pub mod widgets;
 
 use magflock_types::Role;
 
@@ -31,6 +40,21 @@ pub enum Access {
 }
 
 /// Every server function: (path, access).
+pub fn endpoints() -> Vec<(&'static str, Access)> {
+    [
+        ENDPOINTS,
+        marketplace::ENDPOINTS,
+        approvals::ENDPOINTS,
+        extensions::ENDPOINTS,
+        health::ENDPOINTS,
+        event_log::ENDPOINTS,
+        widgets::ENDPOINTS,
+        projects::ENDPOINTS,
+    ]
+    .concat()
+}
+
+/// The foundation's server functions (session, users, settings, audit, keys).
 pub const ENDPOINTS: &[(&str, Access)] = &[
     ("/api/current_session", Access::Public),
     ("/api/setup_owner", Access::Public),

@@ -7,6 +7,7 @@ use super::ui::RoleBadge;
 use crate::AppError;
 use crate::api::alerts::list_alerts;
 use crate::api::session::Logout;
+use crate::api::widgets::{PanelLink, list_panels};
 use crate::app::SessionResource;
 use leptos::prelude::*;
 use leptos_router::hooks::use_location;
@@ -15,10 +16,12 @@ use magflock_types::Role;
 /// (path, label, least role that may open it).
 const NAV: &[(&str, &str, Role)] = &[
     ("/", "Dashboard", Role::Auditor),
+    ("/projects", "Projects", Role::Auditor),
     ("/marketplace", "Marketplace", Role::Auditor),
     ("/extensions", "Extensions", Role::Auditor),
     ("/approvals", "Approvals", Role::Auditor),
     ("/health", "Health", Role::Auditor),
+    ("/events", "Events", Role::Auditor),
     ("/audit", "Audit Log", Role::Auditor),
     ("/users", "Users", Role::Admin),
     ("/settings", "Settings", Role::Auditor),
@@ -38,6 +41,16 @@ pub fn Chrome(children: Children) -> impl IntoView {
         |_| async { list_alerts(false).await.map(|alerts| alerts.len()) },
     );
     provide_context(AlertBadge(open_alerts));
+    // Alerts raised while a page is open: a toast, and the header's count follows.
+    let live = super::notifications::provide_live_alerts();
+    Effect::new(move |_| {
+        if !live.raised.read().is_empty() {
+            open_alerts.refetch();
+        }
+    });
+    // Extension panels join the navigation; looked up again on every
+    // navigation, so an enabled or revoked one shows or goes at the next click.
+    let panels = Resource::new(move || location.pathname.get(), |_| list_panels());
     let logout = ServerAction::<Logout>::new();
     Effect::new(move |_| {
         if let Some(Ok(())) = logout.value().get() {
@@ -130,6 +143,10 @@ pub fn Chrome(children: Children) -> impl IntoView {
             <a href="#main" class="sr-only focus:not-sr-only focus:absolute focus:left-2 focus:top-2 focus:z-50 focus:rounded focus:bg-white focus:px-3 focus:py-2 focus:text-slate-900">"Skip to content"</a>
             <aside class="bg-slate-900 md:flex md:w-60 md:flex-col">
                 <Suspense fallback=|| ()>{sidebar}</Suspense>
+                // Beside the sidebar's Suspense, not inside it: a boundary
+                // created while another resolves gets a different hydration id
+                // on the server (later) than in the browser (at once).
+                <Transition fallback=|| ()>{move || Suspend::new(async move { panel_links(panels.await.unwrap_or_default()) })}</Transition>
             </aside>
             <div class="flex min-w-0 flex-1 flex-col">
                 <header class="flex items-center justify-end gap-3 border-b border-slate-200 bg-white px-4 py-3 dark:border-slate-800 dark:bg-slate-900">
@@ -141,7 +158,28 @@ pub fn Chrome(children: Children) -> impl IntoView {
                     </ActionForm>
                 </header>
                 <main id="main" class="mx-auto w-full max-w-6xl flex-1 p-4 md:p-8">{children()}</main>
+                <super::notifications::Notifications/>
             </div>
         </div>
     }
+}
+
+/// The extension panels' links, under the main navigation (nothing when none).
+fn panel_links(panels: Vec<PanelLink>) -> Option<impl IntoView> {
+    (!panels.is_empty()).then(|| {
+        view! {
+            <nav aria-label="Extension panels" class="flex gap-1 overflow-x-auto border-t border-slate-800 px-2 py-3 md:flex-col md:overflow-visible" data-testid="panel-links">
+                <span class="px-3 pb-1 text-xs font-semibold uppercase tracking-wide text-slate-500">"Panels"</span>
+                {panels.into_iter().map(|p| {
+                    let (href, hint) = (p.href(), format!("A panel of {}", p.extension));
+                    view! {
+                        <a href=href title=hint
+                            class="block whitespace-nowrap rounded-md px-3 py-2 text-sm font-medium text-slate-300 hover:bg-slate-800 hover:text-white focus-visible:outline focus-visible:outline-2 focus-visible:outline-indigo-400">
+                            {p.title}
+                        </a>
+                    }
+                }).collect_view()}
+            </nav>
+        }
+    })
 }

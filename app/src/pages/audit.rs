@@ -1,50 +1,48 @@
-//! The Audit Log page: every recorded action, newest first, filtered by actor,
-//! action and date (UTC) through the URL (so a filtered view can be bookmarked),
-//! paged backwards, with chain verification on demand.
+//! The Audit Log page: every recorded action of users and extensions
+//! together, newest first, searched and filtered by actor, extension,
+//! capability, action, outcome and date (UTC) through the URL (so a filtered
+//! view can be bookmarked), paged backwards, exported as CSV or JSON with the
+//! same filters, with chain verification on demand.
 
 use crate::AppError;
-use crate::api::audit::{VerifyAuditChain, audit_entries};
+use crate::api::audit::{FILTER_PARAMS, VerifyAuditChain, audit_entries, filter_from_query};
 use crate::app::encode_query_value;
 use crate::components::errors::{ErrorBanner, ErrorPage, action_error};
 use crate::components::ui::{Card, INPUT_CLASS, OutcomeBadge, PageHeader, SECONDARY_BUTTON};
 use leptos::prelude::*;
 use leptos_router::hooks::use_query_map;
-use magflock_types::time::{format_utc, parse_date_utc};
-use magflock_types::{AuditFilter, ChainReport};
+use magflock_types::ChainReport;
+use magflock_types::time::format_utc;
 
 const PAGE_SIZE: u32 = 50;
-const DAY_MS: i64 = 86_400_000;
 
 #[component]
 pub fn AuditPage() -> impl IntoView {
     let query = use_query_map();
     let param = move |key: &str| query.read().get(key).filter(|v| !v.trim().is_empty());
-    let filter = move || AuditFilter {
-        actor: param("actor"),
-        action: param("action"),
-        since: param("since").as_deref().and_then(parse_date_utc),
-        until: param("until")
-            .as_deref()
-            .and_then(parse_date_utc)
-            .map(|day| day + DAY_MS - 1),
-        before_seq: param("before").and_then(|b| b.parse().ok()),
-        limit: PAGE_SIZE,
-    };
+    let filter = move || filter_from_query(|key| query.read().get(key), PAGE_SIZE);
     let page = Resource::new(filter, audit_entries);
     let verify = ServerAction::<VerifyAuditChain>::new();
     let verify_error = action_error(verify);
     // The current filters as a query string, without the page cursor.
     let filters_query = move || {
-        ["actor", "action", "since", "until"]
+        FILTER_PARAMS
             .iter()
             .filter_map(|k| param(k).map(|v| format!("{k}={}", encode_query_value(&v))))
             .collect::<Vec<_>>()
             .join("&")
     };
+    let export_href = move |format: &str| {
+        let q = filters_query();
+        format!(
+            "/audit/export?format={format}{}{q}",
+            if q.is_empty() { "" } else { "&" }
+        )
+    };
     // Initial form values (the form reloads the page, so nothing to track).
     let value = move |key: &'static str| query.read_untracked().get(key).unwrap_or_default();
     view! {
-        <PageHeader title="Audit Log" description="Every sign-in, user, role and settings change, in a hash-chained log that cannot be edited."/>
+        <PageHeader title="Audit Log" description="Every action of users and extensions (sign-ins, changes, approvals, every capability check), in a hash-chained log that cannot be edited."/>
         <div class="space-y-6">
             <Card>
                 <div class="flex flex-wrap items-center justify-between gap-4">
@@ -64,16 +62,32 @@ pub fn AuditPage() -> impl IntoView {
             <Card>
                 // A plain GET form and plain links: filtering and paging load the page
                 // afresh from the server, so a filtered view is one bookmarkable URL.
-                <form method="get" action="/audit">
-                    <div class="grid gap-3 sm:grid-cols-2 lg:grid-cols-5">
+                <form method="get" action="/audit" role="search" aria-label="Filter the audit log">
+                    <div class="grid gap-3 sm:grid-cols-2 lg:grid-cols-4">
+                        <FilterInput label="Search" name="q" value=value("q") placeholder="any text in the entry"/>
                         <FilterInput label="Actor" name="actor" value=value("actor") placeholder="email or extension"/>
-                        <FilterInput label="Action" name="action" value=value("action") placeholder="e.g. auth. or user.created"/>
+                        <FilterInput label="Extension" name="extension" value=value("extension") placeholder="e.g. magflock/query-insights"/>
+                        <FilterInput label="Capability" name="capability" value=value("capability") placeholder="e.g. database.read"/>
+                        <FilterInput label="Action" name="action" value=value("action") placeholder="e.g. auth. or extension."/>
+                        <div class="space-y-1">
+                            <label for="filter-outcome" class="block text-xs font-medium text-slate-600 dark:text-slate-300">"Outcome"</label>
+                            <select id="filter-outcome" name="outcome" class=INPUT_CLASS>
+                                {["", "success", "failure", "denied"].into_iter().map(|o| {
+                                    let selected = value("outcome") == o;
+                                    let text = if o.is_empty() { "Any" } else { o };
+                                    view! { <option value=o selected=selected>{text}</option> }
+                                }).collect_view()}
+                            </select>
+                        </div>
                         <FilterInput label="From (UTC)" name="since" kind="date" value=value("since")/>
                         <FilterInput label="To (UTC)" name="until" kind="date" value=value("until")/>
-                        <div class="flex items-end gap-2">
-                            <button type="submit" class=SECONDARY_BUTTON>"Filter"</button>
-                            <a href="/audit" rel="external" class="px-2 py-1.5 text-sm text-slate-600 hover:underline dark:text-slate-300">"Clear"</a>
-                        </div>
+                    </div>
+                    <div class="mt-3 flex flex-wrap items-center gap-2">
+                        <button type="submit" class=SECONDARY_BUTTON>"Filter"</button>
+                        <a href="/audit" rel="external" class="px-2 py-1.5 text-sm text-slate-600 hover:underline dark:text-slate-300">"Clear"</a>
+                        <span class="ml-auto text-sm text-slate-600 dark:text-slate-400">"Export these entries:"</span>
+                        <a href=move || export_href("csv") rel="external" download class=SECONDARY_BUTTON data-testid="export-csv">"CSV"</a>
+                        <a href=move || export_href("json") rel="external" download class=SECONDARY_BUTTON data-testid="export-json">"JSON"</a>
                     </div>
                 </form>
             </Card>

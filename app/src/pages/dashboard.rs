@@ -48,6 +48,7 @@ pub fn DashboardPage() -> impl IntoView {
                             <Stat label="Uptime" value=format_duration(s.uptime_secs) hint=format!("v{} · {} store", s.version, s.store_engine)/>
                         </dl>
                         <AlertsCard alerts acknowledge/>
+                        <crate::pages::widgets::WidgetsSection/>
                         <div class="mt-6">
                             <Card title="Recent activity">
                                 <ul class="divide-y divide-slate-200 dark:divide-slate-800" data-testid="recent-activity">

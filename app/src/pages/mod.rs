@@ -2,11 +2,18 @@
 //! with `components::errors`, and hides controls the caller's role cannot use.
 
 pub mod account;
+pub mod approvals;
 pub mod audit;
 pub mod dashboard;
+pub mod events;
+pub mod extensions;
+pub mod health;
 pub mod login;
-pub mod placeholder;
+pub mod marketplace;
+pub mod projects;
+pub mod schema;
 pub mod settings;
 pub mod setup;
 pub mod trust;
 pub mod users;
+pub mod widgets;

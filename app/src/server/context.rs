@@ -61,6 +61,8 @@ pub struct AppContext {
     pub sign_in_provider: Option<String>,
     /// MagAuth's extension hooks (the server attaches them; `None` runs none).
     pub auth_hooks: Option<Arc<dyn AuthHooks>>,
+    /// The running kernel MagUI manages (the server attaches it).
+    pub console: Option<super::console::Console>,
 }
 
 impl AppContext {
@@ -78,6 +80,7 @@ impl AppContext {
             bus: None,
             sign_in_provider: None,
             auth_hooks: None,
+            console: None,
         }
     }
 

@@ -122,23 +122,43 @@ pub async fn session_user(ctx: &AppContext, session: &Session) -> Result<Option<
 /// The caller, if signed in with at least `min`; otherwise `Unauthenticated` or
 /// `Forbidden` (audited as `auth.permission_denied`).
 pub async fn require(min: Role) -> Result<Caller, AppError> {
-    let user = current_user().await?.ok_or(AppError::Unauthenticated)?;
-    let caller = Caller {
-        user,
-        ip: client_ip().await,
-    };
+    let path = use_context::<http::request::Parts>().map(|p| p.uri.path().to_string());
+    require_in(
+        &ctx()?,
+        &session().await?,
+        client_ip().await,
+        path.as_deref(),
+        min,
+    )
+    .await
+}
+
+/// [`require`] outside a Leptos request (a plain route of the server, e.g.
+/// the audit export): the same session rules, role check, audit of refusals
+/// and `permission_resolver`, for the request's session, address and path.
+pub async fn require_in(
+    ctx: &AppContext,
+    session: &Session,
+    ip: Option<String>,
+    path: Option<&str>,
+    min: Role,
+) -> Result<Caller, AppError> {
+    let user = session_user(ctx, session)
+        .await?
+        .ok_or(AppError::Unauthenticated)?;
+    let caller = Caller { user, ip };
     if !caller.user.role.at_least(min) {
-        let path = use_context::<http::request::Parts>().map(|p| p.uri.path().to_string());
-        audit::record(
+        audit::record_in(
+            ctx,
             &caller.actor(),
             "auth.permission_denied",
-            path.as_deref(),
+            path,
             Outcome::Denied,
             serde_json::json!({"required_role": min.as_str(), "role": caller.user.role.as_str()}),
         )
         .await?;
         super::events::publish(
-            &ctx()?,
+            ctx,
             super::events::PERMISSION_DENIED,
             Some(&caller.user.id),
             serde_json::json!({"path": path, "required_role": min.as_str(), "role": caller.user.role.as_str()}),
@@ -146,19 +166,22 @@ pub async fn require(min: Role) -> Result<Caller, AppError> {
         .await;
         return Err(AppError::Forbidden);
     }
-    resolve_with_extensions(&caller, min).await?;
+    resolve_with_extensions(ctx, &caller, path, min).await?;
     Ok(caller)
 }
 
 /// Offers the platform's "allow" to `permission_resolver` handlers; one that
 /// denies refuses the call (audited with the extension). A platform refusal
 /// never gets here, so no handler can widen a decision.
-async fn resolve_with_extensions(caller: &Caller, min: Role) -> Result<(), AppError> {
-    let ctx = ctx()?;
+async fn resolve_with_extensions(
+    ctx: &AppContext,
+    caller: &Caller,
+    path: Option<&str>,
+    min: Role,
+) -> Result<(), AppError> {
     let Some(hooks) = ctx.auth_hooks.clone() else {
         return Ok(());
     };
-    let path = use_context::<http::request::Parts>().map(|p| p.uri.path().to_string());
     let payload = serde_json::json!({
         "user_id": caller.user.id,
         "roles": [caller.user.role.as_str()],
@@ -170,10 +193,10 @@ async fn resolve_with_extensions(caller: &Caller, min: Role) -> Result<(), AppEr
         return Ok(());
     };
     audit::record_in(
-        &ctx,
+        ctx,
         &caller.actor(),
         "auth.permission_denied",
-        path.as_deref(),
+        path,
         Outcome::Denied,
         serde_json::json!({
             "required_role": min.as_str(),
@@ -184,7 +207,7 @@ async fn resolve_with_extensions(caller: &Caller, min: Role) -> Result<(), AppEr
     )
     .await?;
     super::events::publish(
-        &ctx,
+        ctx,
         super::events::PERMISSION_DENIED,
         Some(&caller.user.id),
         serde_json::json!({"path": path, "required_role": min.as_str(), "role": caller.user.role.as_str(), "extension": denial.extension}),

@@ -5,19 +5,29 @@
 //! role or input validity.
 
 pub mod alerts;
+pub mod approvals;
 pub mod audit;
 pub mod auth;
+pub mod console;
 pub mod context;
 pub mod dashboard;
+pub mod event_log;
 pub mod events;
+pub mod extensions;
 pub mod guard;
+pub mod health;
+pub mod marketplace;
 pub mod passwords;
+pub mod projects;
 pub mod providers;
 pub mod roles;
+pub mod schema;
 pub mod settings;
 pub mod throttle;
 pub mod trust;
 pub mod users;
+pub mod widgets;
 
+pub use console::Console;
 pub use context::{AppContext, AuthHooks, ClientIp, HookDenial};
 pub use guard::respond;

@@ -9,11 +9,12 @@
 //! after printing its id; the token is never printed.
 
 use super::client::{self, Client, Login};
-use super::output::{Shown, Table, cell, fields};
+use super::output::{Format, Shown, Table, cell, fields, to_yaml};
 use super::{ApprovalArgs, AuditFormat, Decision};
 use crate::error::{Kind, MagError, exit};
 use serde_json::{Value, json};
 use std::io::{BufRead, IsTerminal, Write};
+use std::ops::ControlFlow;
 use std::path::Path;
 use std::time::Duration;
 
@@ -759,8 +760,10 @@ pub fn audit_verify(client: &Client) -> Result<Shown, MagError> {
     Ok(shown)
 }
 
+const EVENT_COLUMNS: [&str; 5] = ["SEQ", "TIMESTAMP", "TYPE", "SOURCE", "DATA"];
+
 fn events_table(events: &[Value]) -> String {
-    let mut table = Table::new(&["SEQ", "TIMESTAMP", "TYPE", "SOURCE", "DATA"]);
+    let mut table = Table::new(&EVENT_COLUMNS);
     for logged in events {
         let event = &logged["event"];
         let source = match event["source"]["extension"].as_str() {
@@ -814,19 +817,104 @@ fn fetch_events(
     }
 }
 
+fn events_query(
+    pattern: Option<&str>,
+    first: (&'static str, String),
+) -> Vec<(&'static str, String)> {
+    let mut query = vec![first];
+    if let Some(pattern) = pattern {
+        query.push(("type", pattern.to_string()));
+    }
+    query
+}
+
+/// The newest `limit` events (matching `pattern`), as the server counts them.
 pub fn events_tail(
     client: &Client,
     pattern: Option<&str>,
     limit: usize,
 ) -> Result<Shown, MagError> {
-    let (mut events, next) = fetch_events(client, 0, pattern, None)?;
-    let skip = events.len().saturating_sub(limit);
-    events.drain(..skip);
+    let data = client.get(
+        &["events"],
+        &events_query(pattern, ("last", limit.to_string())),
+    )?;
+    let events = data["events"].as_array().cloned().unwrap_or_default();
     let table = events_table(&events);
-    Ok(Shown::new(
-        json!({"events": events, "next_from": next}),
-        table,
-    ))
+    Ok(Shown::new(data, table))
+}
+
+/// One batch of `events:tail --follow` in a built-in format: JSON one
+/// compact event per line, YAML one document per event, a table's rows (with
+/// its header only in the first batch).
+pub fn follow_text(events: &[Value], first: bool, format: &Format) -> String {
+    let mut out = String::new();
+    match format {
+        Format::Json => {
+            for event in events {
+                out.push_str(&event.to_string());
+                out.push('\n');
+            }
+        }
+        Format::Yaml => {
+            for event in events {
+                out.push_str("---\n");
+                out.push_str(&to_yaml(event));
+            }
+        }
+        Format::Table | Format::Extension(_) => {
+            if events.is_empty() {
+                if first {
+                    out = EVENT_COLUMNS.join("  ") + "\n";
+                }
+                return out;
+            }
+            let table = events_table(events);
+            let rows = table.lines().skip(usize::from(!first));
+            for row in rows {
+                out.push_str(row);
+                out.push('\n');
+            }
+        }
+    }
+    out
+}
+
+/// Writes a batch of followed events (and whether it is the first one);
+/// breaks to stop following.
+pub type WriteBatch<'a> = dyn FnMut(&[Value], bool) -> Result<ControlFlow<()>, MagError> + 'a;
+
+/// How often `events:tail --follow` asks for new events.
+const FOLLOW_EVERY: Duration = Duration::from_secs(1);
+
+/// `events:tail --follow`: the newest `limit` events, then every new one as
+/// it is published, until interrupted (Ctrl-C) or the server fails. Each
+/// batch is handed to `write` at once, with whether it is the first (see
+/// [`follow_text`]); `write` breaks to stop (stdout closed).
+pub fn events_follow(
+    client: &Client,
+    pattern: Option<&str>,
+    limit: usize,
+    write: &mut WriteBatch,
+) -> Result<(), MagError> {
+    let first = events_tail(client, pattern, limit)?;
+    let events = first.data["events"].as_array().cloned().unwrap_or_default();
+    if write(&events, true)?.is_break() {
+        return Ok(());
+    }
+    let mut from = first.data["next_from"].as_u64().unwrap_or(0);
+    loop {
+        std::thread::sleep(FOLLOW_EVERY);
+        let mut query = events_query(pattern, ("from", from.to_string()));
+        query.push(("limit", "1000".to_string()));
+        let page = client.get(&["events"], &query)?;
+        let events = page["events"].as_array().cloned().unwrap_or_default();
+        if !events.is_empty() && write(&events, false)?.is_break() {
+            return Ok(());
+        }
+        if let Some(next) = page["next_from"].as_u64() {
+            from = from.max(next);
+        }
+    }
 }
 
 pub fn events_replay(

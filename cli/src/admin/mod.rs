@@ -14,6 +14,8 @@ pub mod output;
 use crate::error::MagError;
 use clap::{Args, Subcommand, ValueEnum};
 use output::Shown;
+use std::io::Write;
+use std::ops::ControlFlow;
 use std::path::PathBuf;
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
@@ -156,14 +158,19 @@ pub enum AdminCommand {
     /// Check the audit log's hash chain (exit 1 when broken)
     #[command(name = "audit:verify")]
     AuditVerify,
-    /// The newest events of the bus
+    /// The newest events of the bus (with --follow, then each new one until Ctrl-C)
     #[command(name = "events:tail")]
     EventsTail {
         /// An event type pattern, e.g. extension.*
         #[arg(long = "type")]
         pattern: Option<String>,
+        /// How many of the newest to show (1 to 1000).
         #[arg(long, default_value_t = 20)]
         limit: usize,
+        /// Keep printing events as they are published (JSON: one per line;
+        /// YAML: one document each; table: a row each) until interrupted.
+        #[arg(long, short = 'f')]
+        follow: bool,
     },
     /// Replay the bus's events from a sequence number on
     #[command(name = "events:replay")]
@@ -201,6 +208,10 @@ fn check(command: &AdminCommand) -> Result<(), MagError> {
             ..
         } if !only.is_empty() => Err(MagError::usage("--only goes with approve, not deny")
             .with_hint("drop --only, or decide `approve --only CAPS`")),
+        C::EventsTail { limit, .. } if !(1..=1000).contains(limit) => Err(MagError::usage(
+            format!("--limit {limit} is out of range"),
+        )
+        .with_hint("events:tail shows 1 to 1000 events; use events:replay --from SEQ for more")),
         _ => Ok(()),
     }
 }
@@ -224,6 +235,47 @@ pub fn render_with_extension(format: &str, data: &serde_json::Value) -> Result<S
 pub fn run_extension_command(words: &[String]) -> Result<Shown, MagError> {
     let client = client::Client::new(client::resolve()?)?;
     commands::run_extension_command(&client, words)
+}
+
+/// Whether `command` prints as it goes (`events:tail --follow`) rather
+/// than once; then run it with [`follow`].
+pub fn streams(command: &AdminCommand) -> bool {
+    matches!(command, AdminCommand::EventsTail { follow: true, .. })
+}
+
+/// Runs a command that prints as it goes ([`streams`]), writing each batch
+/// in `format` to stdout at once; returns when interrupted, when stdout is
+/// closed (`| head`), or with the error that stopped it.
+pub fn follow(command: AdminCommand, format: &output::Format) -> Result<(), MagError> {
+    check(&command)?;
+    let AdminCommand::EventsTail { pattern, limit, .. } = command else {
+        return Err(MagError::usage(
+            "only events:tail --follow prints as it goes",
+        ));
+    };
+    let client = client::Client::new(client::resolve()?)?;
+    let mut write = |events: &[serde_json::Value], first: bool| {
+        let text = match format {
+            output::Format::Extension(name) if !events.is_empty() => {
+                let mut text = render_with_extension(name, &serde_json::json!({"events": events}))?;
+                if !text.ends_with('\n') {
+                    text.push('\n');
+                }
+                text
+            }
+            _ => commands::follow_text(events, first, format),
+        };
+        let mut stdout = std::io::stdout().lock();
+        match stdout
+            .write_all(text.as_bytes())
+            .and_then(|()| stdout.flush())
+        {
+            Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => Ok(ControlFlow::Break(())),
+            Err(e) => Err(MagError::failure(format!("cannot write the events: {e}"))),
+            Ok(()) => Ok(ControlFlow::Continue(())),
+        }
+    };
+    commands::events_follow(&client, pattern.as_deref(), limit, &mut write)
 }
 
 pub fn run(command: AdminCommand) -> Result<Shown, MagError> {
@@ -282,7 +334,7 @@ pub fn run(command: AdminCommand) -> Result<Shown, MagError> {
         } => commands::audit_tail(client, limit, actor.as_deref(), action.as_deref()),
         C::AuditExport { format, file } => commands::audit_export(client, format, file.as_deref()),
         C::AuditVerify => commands::audit_verify(client),
-        C::EventsTail { pattern, limit } => {
+        C::EventsTail { pattern, limit, .. } => {
             commands::events_tail(client, pattern.as_deref(), limit)
         }
         C::EventsReplay {

@@ -8,7 +8,8 @@
 //! * [`projects`] is the component proper: [`MagDs`] creates, lists and drops
 //!   project databases on PostgreSQL (`MAGDS_URL`) or embedded SQLite
 //!   ([`engine`]), applies migrations, creates row-level-security policies, backs
-//!   up, restores, checkpoints and reports health, firing the MagDS hooks
+//!   up, restores, checkpoints, reports health and describes a database's
+//!   schema (`engine::describe`), firing the MagDS hooks
 //!   ([`hooks`]) and publishing its events ([`events`]). Every failure is a
 //!   [`MagDsError`] ([`error`]); identifiers are validated by [`ident`].
 
@@ -25,6 +26,9 @@ mod sqlite_connections;
 
 pub use adapter::{LiveGrant, MagDsAdapter, ProjectBinding};
 pub use classify::{Class, Classified, Dialect, Refusal, allowed, classify};
+pub use engine::describe::{
+    ColumnInfo, DatabaseSchema, IndexInfo, PolicyInfo, RelationKind, RowSecurity, TableInfo,
+};
 pub use engine::{EngineKind, Health, Migration, Project};
 pub use error::MagDsError;
 pub use events::{BusEvents, EmitterEvents, EventSink, NoEvents};

@@ -25,6 +25,7 @@ use std::sync::Arc;
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 
+use crate::engine::describe::DatabaseSchema;
 use crate::engine::postgres::PostgresEngine;
 use crate::engine::sqlite::SqliteEngine;
 use crate::engine::{Engine, EngineKind, Health, Migration, Project, now_ms};
@@ -288,6 +289,15 @@ impl MagDs {
         let p = self.project(project).await?;
         let listed = self.engine.migrations(&p.database).await;
         self.watch(Some(&p), listed).await
+    }
+
+    /// What the project database holds: schemas, tables and views with their
+    /// columns, indexes and (PostgreSQL) row-level-security policies. Read
+    /// only; fires no hook.
+    pub async fn describe(&self, project: &str) -> Result<DatabaseSchema, MagDsError> {
+        let p = self.project(project).await?;
+        let described = self.engine.describe(&p.database).await;
+        self.watch(Some(&p), described).await
     }
 
     /// Enables row-level security on the table and creates the policy, in one

@@ -11,15 +11,16 @@
 //! | `DELETE /v1/extensions/{publisher}/{name}/grants/{capability}` (revoke live) | admin, owner |
 //! | `GET /v1/approvals?status=pending` | any role |
 //! | `POST /v1/approvals/{id}` `{"decision": "approve" \| "deny", "only"?: [capability], "comment"?}` | admin, owner |
-//! | `GET /v1/audit?actor=&action=&since=&until=&before=&limit=`, `GET /v1/audit/verify` | any role |
-//! | `GET /v1/events?from=&limit=&type=` | any role |
+//! | `GET /v1/audit?actor=&action=&extension=&capability=&outcome=&q=&since=&until=&before=&limit=`, `GET /v1/audit/verify` | any role |
+//! | `GET /v1/events?from=&limit=&type=` (a page from a sequence number), `GET /v1/events?last=&type=` (the newest) | any role |
 //! | `GET /v1/health` | any role |
 //! | `GET /v1/commands?cli_version=` (the `mag <extension>:<command>` commands of running extensions; fires `register_command` and `extend_help`) | any role |
 //! | `POST /v1/extensions/{publisher}/{name}/commands/{command}` `{"args": [...]}` (runs it in the sandbox) | admin, owner |
 //! | `GET /v1/formats?command=` (output formats extensions add to `mag`; fires `add_output_format`) | any role |
 //! | `POST /v1/formats/{format}` `{"command", "data"}` (the data written in an extension's format) | any role |
 //!
-//! Guarantees: each route checks the caller's role first; every change goes
+//! Guarantees: each route checks the caller's role first (and offers what
+//! the role allows to `permission_resolver`, see [`crate::admin`]); every change goes
 //! through the lifecycle manager, which journals, audits and publishes it
 //! exactly as MagUI's own actions (the acting user is the caller); a refusal
 //! names the problem in one sentence with the HTTP status of its kind
@@ -32,7 +33,8 @@ use axum::routing::{delete, get, post};
 use axum::{Extension, Json, Router};
 use magflock_kernel::Capability;
 use magflock_kernel::Edition;
-use magflock_kernel::bus::ReplayFrom;
+use magflock_kernel::Pattern;
+use magflock_kernel::bus::{LoggedEvent, ReplayFrom};
 use magflock_kernel::lifecycle_store::{CapabilityRequest, RequestStatus};
 use magflock_lifecycle::{Decision, Lifecycle, LifecycleError, Plan, UpgradeSubmitted};
 use magflock_types::{AuditFilter, Role};
@@ -97,13 +99,13 @@ fn lifecycle(gw: &Gateway) -> Result<&Arc<Lifecycle>, GateError> {
 }
 
 /// Any signed-in role may read.
-fn reader(gw: &Gateway, caller: &Caller) -> Result<AdminCaller, GateError> {
-    gw.require_role(caller, Role::Auditor)
+async fn reader(gw: &Gateway, caller: &Caller) -> Result<AdminCaller, GateError> {
+    gw.require_role(caller, Role::Auditor).await
 }
 
 /// Changes need the admin role.
-fn changer(gw: &Gateway, caller: &Caller) -> Result<AdminCaller, GateError> {
-    gw.require_role(caller, Role::Admin)
+async fn changer(gw: &Gateway, caller: &Caller) -> Result<AdminCaller, GateError> {
+    gw.require_role(caller, Role::Admin).await
 }
 
 fn request_json(request: &CapabilityRequest) -> Value {
@@ -126,7 +128,7 @@ async fn list(
     State(gw): State<Gateway>,
     Extension(caller): Extension<Caller>,
 ) -> Result<Json<Value>, GateError> {
-    reader(&gw, &caller)?;
+    reader(&gw, &caller).await?;
     let views = lifecycle(&gw)?
         .extensions()
         .await
@@ -139,7 +141,7 @@ async fn info(
     Extension(caller): Extension<Caller>,
     Path((publisher, name)): Path<(String, String)>,
 ) -> Result<Json<Value>, GateError> {
-    reader(&gw, &caller)?;
+    reader(&gw, &caller).await?;
     let id = format!("{publisher}/{name}");
     let view = lifecycle(&gw)?
         .extension(&id)
@@ -168,7 +170,7 @@ async fn catalog(
     Extension(caller): Extension<Caller>,
     Query(query): Query<CatalogQuery>,
 ) -> Result<Json<Value>, GateError> {
-    reader(&gw, &caller)?;
+    reader(&gw, &caller).await?;
     let edition = match query.edition.as_deref() {
         None => None,
         Some(text) => Some(
@@ -217,7 +219,7 @@ async fn install(
     Extension(caller): Extension<Caller>,
     body: axum::body::Bytes,
 ) -> Result<Response, GateError> {
-    let admin = changer(&gw, &caller)?;
+    let admin = changer(&gw, &caller).await?;
     let body: InstallBody = body_as(
         &body,
         r#"{"id": "publisher/name", "version": "^1", "enable": true}"#,
@@ -252,7 +254,7 @@ async fn act(
     Path((publisher, name, action)): Path<(String, String, String)>,
     body: axum::body::Bytes,
 ) -> Result<Json<Value>, GateError> {
-    let admin = changer(&gw, &caller)?;
+    let admin = changer(&gw, &caller).await?;
     let id = format!("{publisher}/{name}");
     let lifecycle = lifecycle(&gw)?;
     let by = admin.actor();
@@ -328,7 +330,7 @@ async fn uninstall(
     Extension(caller): Extension<Caller>,
     Path((publisher, name)): Path<(String, String)>,
 ) -> Result<Json<Value>, GateError> {
-    let admin = changer(&gw, &caller)?;
+    let admin = changer(&gw, &caller).await?;
     let id = format!("{publisher}/{name}");
     let kept = lifecycle(&gw)?
         .uninstall(&id, &admin.actor())
@@ -342,7 +344,7 @@ async fn revoke(
     Extension(caller): Extension<Caller>,
     Path((publisher, name, capability)): Path<(String, String, String)>,
 ) -> Result<Json<Value>, GateError> {
-    let admin = changer(&gw, &caller)?;
+    let admin = changer(&gw, &caller).await?;
     let id = format!("{publisher}/{name}");
     let capability: Capability = capability
         .parse()
@@ -368,7 +370,7 @@ async fn approvals(
     Extension(caller): Extension<Caller>,
     Query(query): Query<ApprovalsQuery>,
 ) -> Result<Json<Value>, GateError> {
-    reader(&gw, &caller)?;
+    reader(&gw, &caller).await?;
     let status = match query.status.as_deref() {
         None | Some("all") => None,
         Some(s) => Some(RequestStatus::parse(s).ok_or_else(|| {
@@ -401,7 +403,7 @@ async fn decide(
     Path(id): Path<String>,
     body: axum::body::Bytes,
 ) -> Result<Json<Value>, GateError> {
-    let admin = changer(&gw, &caller)?;
+    let admin = changer(&gw, &caller).await?;
     let body: DecideBody = body_as(
         &body,
         r#"{"decision": "approve", "only": ["capability"], "comment": "..."}"#,
@@ -454,6 +456,10 @@ async fn decide(
 struct AuditQuery {
     actor: Option<String>,
     action: Option<String>,
+    extension: Option<String>,
+    capability: Option<String>,
+    outcome: Option<magflock_types::Outcome>,
+    q: Option<String>,
     since: Option<i64>,
     until: Option<i64>,
     before: Option<i64>,
@@ -465,10 +471,14 @@ async fn audit(
     Extension(caller): Extension<Caller>,
     Query(query): Query<AuditQuery>,
 ) -> Result<Json<Value>, GateError> {
-    reader(&gw, &caller)?;
+    reader(&gw, &caller).await?;
     let filter = AuditFilter {
         actor: query.actor,
         action: query.action,
+        extension: query.extension,
+        capability: query.capability,
+        outcome: query.outcome,
+        search: query.q,
         since: query.since,
         until: query.until,
         before_seq: query.before,
@@ -482,7 +492,7 @@ async fn audit_verify(
     State(gw): State<Gateway>,
     Extension(caller): Extension<Caller>,
 ) -> Result<Json<Value>, GateError> {
-    reader(&gw, &caller)?;
+    reader(&gw, &caller).await?;
     let report = gw.store().audit_verify().await?;
     Ok(Json(
         json!({"intact": report.first_broken.is_none(), "report": report}),
@@ -492,41 +502,97 @@ async fn audit_verify(
 #[derive(Deserialize, Default)]
 struct EventsQuery {
     from: Option<u64>,
+    /// The newest this many matching events instead of a page from `from`.
+    last: Option<usize>,
     limit: Option<usize>,
     #[serde(rename = "type")]
     event_type: Option<String>,
 }
 
+/// How many events one read of the log takes when looking back from the head.
+const LOOK_BACK: u64 = 1000;
+
+/// Events from `from` on (`limit` read, those matching kept), or with
+/// `last=N` the newest N matching, oldest first. `next_from` is where to
+/// continue: after the last event read, or after the log's head for `last`.
 async fn events(
     State(gw): State<Gateway>,
     Extension(caller): Extension<Caller>,
     Query(query): Query<EventsQuery>,
 ) -> Result<Json<Value>, GateError> {
-    reader(&gw, &caller)?;
+    reader(&gw, &caller).await?;
     let pattern = query
         .event_type
         .as_deref()
-        .map(magflock_kernel::Pattern::parse)
+        .map(Pattern::parse)
         .transpose()
         .map_err(|e| GateError::BadRequest(format!("type: {e}")))?;
-    let limit = query.limit.unwrap_or(100).clamp(1, 1000);
-    let logged = gw
-        .kernel()
-        .bus
-        .replay(ReplayFrom::Seq(query.from.unwrap_or(0)), limit)
-        .await
-        .map_err(|e| GateError::Unavailable(e.to_string()))?;
-    let next = logged.last().map(|l| l.seq + 1);
+    let wanted = |l: &LoggedEvent| {
+        pattern
+            .as_ref()
+            .is_none_or(|p| p.matches(&l.event.event_type))
+    };
+    let bus = &gw.kernel().bus;
+    let unavailable = |e: magflock_kernel::BusError| GateError::Unavailable(e.to_string());
+    let (logged, next) = match (query.from, query.last) {
+        (Some(_), Some(_)) => {
+            return Err(GateError::BadRequest(
+                "use from (a page from a sequence number) or last (the newest), not both".into(),
+            ));
+        }
+        (_, Some(last)) => {
+            let (logged, head) = newest(bus, last.clamp(1, 1000), wanted)
+                .await
+                .map_err(unavailable)?;
+            (logged, Some(head + 1))
+        }
+        (from, None) => {
+            let limit = query.limit.unwrap_or(100).clamp(1, 1000);
+            let logged = bus
+                .replay(ReplayFrom::Seq(from.unwrap_or(0)), limit)
+                .await
+                .map_err(unavailable)?;
+            let next = logged.last().map(|l| l.seq + 1);
+            (logged.into_iter().filter(wanted).collect(), next)
+        }
+    };
     let events: Vec<Value> = logged
         .into_iter()
-        .filter(|l| {
-            pattern
-                .as_ref()
-                .is_none_or(|p| p.matches(&l.event.event_type))
-        })
         .map(|l| json!({"seq": l.seq, "event": l.event}))
         .collect();
     Ok(Json(json!({"events": events, "next_from": next})))
+}
+
+/// The newest `n` retained events that are `wanted`, oldest first, and the
+/// log's head when looking began: read backwards from the head, a window at
+/// a time, down to the oldest retained event.
+async fn newest(
+    bus: &magflock_kernel::Bus,
+    n: usize,
+    wanted: impl Fn(&LoggedEvent) -> bool,
+) -> Result<(Vec<LoggedEvent>, u64), magflock_kernel::BusError> {
+    let head = bus.head().await?;
+    let oldest = bus.log().first_seq_since(0).await?.unwrap_or(head + 1);
+    let mut found: Vec<LoggedEvent> = Vec::new();
+    let mut end = head;
+    while end >= oldest && found.len() < n {
+        let start = end.saturating_sub(LOOK_BACK - 1).max(oldest);
+        let window = bus
+            .replay(ReplayFrom::Seq(start), (end - start + 1) as usize)
+            .await?;
+        let mut matching: Vec<LoggedEvent> = window
+            .into_iter()
+            .filter(|l| l.seq <= end && wanted(l))
+            .collect();
+        matching.append(&mut found);
+        found = matching;
+        let Some(before) = start.checked_sub(1) else {
+            break;
+        };
+        end = before;
+    }
+    found.drain(..found.len().saturating_sub(n));
+    Ok((found, head))
 }
 
 fn stats_json(stats: &magflock_sandbox::StatsSnapshot) -> Value {
@@ -542,7 +608,7 @@ async fn health(
     State(gw): State<Gateway>,
     Extension(caller): Extension<Caller>,
 ) -> Result<Json<Value>, GateError> {
-    reader(&gw, &caller)?;
+    reader(&gw, &caller).await?;
     let views = lifecycle(&gw)?
         .extensions()
         .await
@@ -587,7 +653,7 @@ async fn commands(
     Extension(caller): Extension<Caller>,
     Query(query): Query<CommandsQuery>,
 ) -> Result<Json<Value>, GateError> {
-    reader(&gw, &caller)?;
+    reader(&gw, &caller).await?;
     let cli_version = query.cli_version.unwrap_or_else(|| "unknown".into());
     gw.kernel()
         .dispatch("register_command", &json!({"cli_version": cli_version}))
@@ -628,7 +694,7 @@ async fn run_command(
     Path((publisher, name, command)): Path<(String, String, String)>,
     body: axum::body::Bytes,
 ) -> Result<Json<Value>, GateError> {
-    let admin = changer(&gw, &caller)?;
+    let admin = changer(&gw, &caller).await?;
     let id = format!("{publisher}/{name}");
     let body: RunBody = if body.is_empty() {
         RunBody::default()
@@ -697,7 +763,7 @@ async fn formats(
     Extension(caller): Extension<Caller>,
     Query(query): Query<FormatsQuery>,
 ) -> Result<Json<Value>, GateError> {
-    reader(&gw, &caller)?;
+    reader(&gw, &caller).await?;
     let command = query.command.unwrap_or_default();
     let builtin = ["table", "json", "yaml"];
     gw.kernel()
@@ -728,7 +794,7 @@ async fn format_with(
     Path(format): Path<String>,
     body: axum::body::Bytes,
 ) -> Result<Json<Value>, GateError> {
-    reader(&gw, &caller)?;
+    reader(&gw, &caller).await?;
     let body: FormatBody = body_as(&body, r#"{"command": "extension:list", "data": {...}}"#)?;
     let (_, loaded) = format_owners(&gw)
         .into_iter()

@@ -237,6 +237,7 @@ mod tests {
             admin: None,
             token_id: None,
             client_id: "ip:127.0.0.1".into(),
+            resource: "/v1/x".into(),
         }
     }
 

@@ -9,6 +9,9 @@
 //! more than the call), else on a blocking thread, so a slow or stopped
 //! extension holds an async worker for at most one call. The dispatcher applies the capability checks, the order and the
 //! failure policies (fail open / fail closed) of each handler.
+//! [`GateKernel::resolve_permission`] is the platform's one reading of a
+//! `permission_resolver` answer (MagUI's role checks use it too): handlers
+//! may narrow an allowed call to a refusal, never widen one.
 
 use magflock_kernel::audit::AuditSink;
 use magflock_kernel::bus::Bus;
@@ -41,7 +44,45 @@ pub struct GateKernel {
     pub audit: Arc<dyn AuditSink>,
 }
 
+/// A `permission_resolver` handler's refusal of a call the platform allowed.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct PermissionDenial {
+    /// The extension that denied (`None`: a handler changed the decision).
+    pub extension: Option<String>,
+    pub reason: String,
+}
+
 impl GateKernel {
+    /// Offers a call the platform allowed (`payload`: `user_id`, `roles`,
+    /// `permission`, `resource`, `decision: "allow"`) to `permission_resolver`
+    /// handlers. `Some` when one denies it or leaves a decision other than
+    /// "allow" (only narrowing counts; never offer a platform refusal). A
+    /// failed dispatch leaves the platform's decision (logged).
+    pub async fn resolve_permission(&self, payload: &Value) -> Option<PermissionDenial> {
+        match self.dispatch("permission_resolver", payload).await {
+            Ok(Dispatched::Denied { extension, reason }) => Some(PermissionDenial {
+                extension: Some(extension),
+                reason,
+            }),
+            Ok(Dispatched::Proceed { payload }) => {
+                let decision = serde_json::from_str::<Value>(&payload)
+                    .ok()
+                    .and_then(|v| v["decision"].as_str().map(str::to_string));
+                (decision.as_deref() != Some("allow")).then(|| PermissionDenial {
+                    extension: None,
+                    reason: format!(
+                        "a permission_resolver handler changed the decision to {}",
+                        decision.as_deref().unwrap_or("nothing")
+                    ),
+                })
+            }
+            Err(e) => {
+                tracing::warn!("permission_resolver hook: {e}; the platform's decision stands");
+                None
+            }
+        }
+    }
+
     /// Whether any extension handles `hook` (enabled or not: the dispatcher
     /// decides who runs).
     pub fn has_handlers(&self, hook: &str) -> bool {

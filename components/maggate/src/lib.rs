@@ -49,7 +49,7 @@ pub mod versions;
 
 pub use admin::{AdminCaller, AdminSessions};
 pub use error::{ErrorCode, GateError};
-pub use kernel::GateKernel;
+pub use kernel::{GateKernel, PermissionDenial};
 pub use keys::{ApiKeys, Holder, IssuedKey, Principal};
 pub use limit::Quota;
 pub use usage::RouteUsage;

@@ -49,15 +49,19 @@ pub struct Caller {
     pub token_id: Option<String>,
     /// `key:<key id>`, `user:<user id>` or `ip:<peer address>`.
     pub client_id: String,
+    /// The path routed (after `wrap_request`), as role checks offer it to
+    /// `permission_resolver`, e.g. `/v1/audit/verify`.
+    pub resource: String,
 }
 
 impl Caller {
-    fn anonymous(client_id: String) -> Caller {
+    fn anonymous(client_id: String, resource: &str) -> Caller {
         Caller {
             principal: None,
             admin: None,
             token_id: None,
             client_id,
+            resource: resource.to_string(),
         }
     }
 
@@ -145,6 +149,7 @@ pub async fn observe(State(gw): State<Gateway>, mut request: Request, next: Next
 /// Resolves the API key, or else the MagUI session, if any; refuses a bad key.
 pub async fn authenticate(State(gw): State<Gateway>, mut request: Request, next: Next) -> Response {
     let ip = peer(&request);
+    let resource = request.uri().path().to_string();
     let header = request
         .headers()
         .get(header::AUTHORIZATION)
@@ -156,15 +161,17 @@ pub async fn authenticate(State(gw): State<Gateway>, mut request: Request, next:
                 principal: Some(principal),
                 admin: None,
                 token_id: None,
+                resource,
             },
             Ok(Holder::User { admin, token_id }) => Caller {
                 client_id: format!("user:{}", admin.user_id),
                 principal: None,
                 admin: Some(admin),
                 token_id: Some(token_id),
+                resource,
             },
             Err(e) => {
-                let caller = Caller::anonymous(ip);
+                let caller = Caller::anonymous(ip, &resource);
                 let error = gw.charge_failed_auth(&caller, request.uri().path(), e);
                 return with_caller(error.into_response(), caller);
             }
@@ -175,9 +182,12 @@ pub async fn authenticate(State(gw): State<Gateway>, mut request: Request, next:
                 principal: None,
                 admin: Some(admin),
                 token_id: None,
+                resource,
             },
-            Ok(None) => Caller::anonymous(ip),
-            Err(e) => return with_caller(e.into_response(), Caller::anonymous(ip)),
+            Ok(None) => Caller::anonymous(ip, &resource),
+            Err(e) => {
+                return with_caller(e.into_response(), Caller::anonymous(ip, &resource));
+            }
         },
     };
     let open = !gw.config().require_api_key || gw.is_public(request.uri().path());
@@ -194,7 +204,7 @@ fn caller_of(request: &Request) -> Caller {
         .extensions()
         .get::<Caller>()
         .cloned()
-        .unwrap_or_else(|| Caller::anonymous(peer(request)))
+        .unwrap_or_else(|| Caller::anonymous(peer(request), request.uri().path()))
 }
 
 /// Counts the request against its client's quota (and an extension's stricter one).
@@ -239,6 +249,9 @@ async fn filtered(gw: &Gateway, mut request: Request, next: Next) -> Result<Resp
         }
     }
     let (method, path) = (request.method().clone(), request.uri().path().to_string());
+    if let Some(caller) = request.extensions_mut().get_mut::<Caller>() {
+        caller.resource = path.clone();
+    }
     let response = next.run(request).await;
     Ok(transform(gw, &method, &path, response)
         .await

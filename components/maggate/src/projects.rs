@@ -112,7 +112,7 @@ async fn list(
     let projects = match &caller.principal {
         Some(key) => vec![magds.project(&key.project).await?],
         None => {
-            gw.require_role(&caller, Role::Auditor)?;
+            gw.require_role(&caller, Role::Auditor).await?;
             magds.list_projects().await?
         }
     };
@@ -134,7 +134,7 @@ async fn create(
     Extension(caller): Extension<Caller>,
     body: axum::body::Bytes,
 ) -> Result<Response, GateError> {
-    let admin = gw.require_role(&caller, Role::Admin)?;
+    let admin = gw.require_role(&caller, Role::Admin).await?;
     let magds = magds(&gw)?;
     let new: NewProject = body_as(&body, r#"{"name": "...", "extensions": [...]}"#)?;
     let created = magds
@@ -153,7 +153,7 @@ async fn show(
     Extension(caller): Extension<Caller>,
     Path(name): Path<String>,
 ) -> Result<Json<Value>, GateError> {
-    gw.require_project(&caller, &name)?;
+    gw.require_project(&caller, &name).await?;
     let magds = magds(&gw)?;
     let project = magds.project(&name).await?;
     let migrations = magds.migrations(&name).await?;
@@ -165,7 +165,7 @@ async fn remove(
     Extension(caller): Extension<Caller>,
     Path(name): Path<String>,
 ) -> Result<Json<Value>, GateError> {
-    let admin = gw.require_role(&caller, Role::Admin)?;
+    let admin = gw.require_role(&caller, Role::Admin).await?;
     let magds = magds(&gw)?;
     let dropped = match magds.drop_project(&name).await {
         Ok(()) => revoke_all(&gw, &name).await,
@@ -199,7 +199,7 @@ async fn health(
     Extension(caller): Extension<Caller>,
     Path(name): Path<String>,
 ) -> Result<Json<Value>, GateError> {
-    gw.require_project(&caller, &name)?;
+    gw.require_project(&caller, &name).await?;
     let magds = magds(&gw)?;
     let health = magds.health(&name).await?;
     Ok(Json(
@@ -212,7 +212,7 @@ async fn keys(
     Extension(caller): Extension<Caller>,
     Path(name): Path<String>,
 ) -> Result<Json<Value>, GateError> {
-    gw.require_role(&caller, Role::Auditor)?;
+    gw.require_role(&caller, Role::Auditor).await?;
     magds(&gw)?.project(&name).await?;
     let keys: Vec<Value> = gw
         .keys()
@@ -236,7 +236,7 @@ async fn issue_key(
     Path(project): Path<String>,
     body: axum::body::Bytes,
 ) -> Result<Response, GateError> {
-    let admin = gw.require_role(&caller, Role::Admin)?;
+    let admin = gw.require_role(&caller, Role::Admin).await?;
     let new: NewKey = body_as(&body, r#"{"name": "..."}"#)?;
     magds(&gw)?.project(&project).await?;
     let issued = gw
@@ -276,7 +276,7 @@ async fn revoke_key(
     Extension(caller): Extension<Caller>,
     Path((project, id)): Path<(String, String)>,
 ) -> Result<Json<Value>, GateError> {
-    let admin = gw.require_role(&caller, Role::Admin)?;
+    let admin = gw.require_role(&caller, Role::Admin).await?;
     let key = gw
         .keys()
         .list(Some(&project))

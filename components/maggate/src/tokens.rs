@@ -56,7 +56,7 @@ async fn issue(
     Extension(caller): Extension<Caller>,
     body: axum::body::Bytes,
 ) -> Result<Response, GateError> {
-    let user = gw.require_role(&caller, Role::Auditor)?;
+    let user = gw.require_role(&caller, Role::Auditor).await?;
     if caller.token_id.is_some() {
         return Err(GateError::Forbidden(
             "tokens are made from a signed-in MagUI session, not with another token".into(),
@@ -80,7 +80,7 @@ async fn list(
     State(gw): State<Gateway>,
     Extension(caller): Extension<Caller>,
 ) -> Result<Json<Value>, GateError> {
-    let user = gw.require_role(&caller, Role::Auditor)?;
+    let user = gw.require_role(&caller, Role::Auditor).await?;
     let whose = (user.role != Role::Owner).then_some(user.user_id.as_str());
     let tokens: Vec<Value> = gw
         .keys()
@@ -97,7 +97,7 @@ async fn revoke(
     Extension(caller): Extension<Caller>,
     Path(id): Path<String>,
 ) -> Result<Json<Value>, GateError> {
-    let user = gw.require_role(&caller, Role::Auditor)?;
+    let user = gw.require_role(&caller, Role::Auditor).await?;
     let whose = (user.role != Role::Owner).then_some(user.user_id.as_str());
     let token = gw
         .keys()

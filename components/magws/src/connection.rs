@@ -333,6 +333,10 @@ impl Conn {
     /// The project of an operation; an admin's named project must exist.
     async fn project(&mut self, named: Option<&str>) -> Result<String, WsError> {
         let project = self.identity.project(named)?;
+        if crate::system::is_system(&project) {
+            crate::system::may_subscribe(&self.identity)?;
+            return Ok(project);
+        }
         if self.identity.own_project().is_none() && !self.known_projects.contains(&project) {
             let gateway = self.ws.gateway()?;
             if let Some(magds) = gateway.magds() {
@@ -422,6 +426,9 @@ impl Conn {
                 self.identity.may_publish().map_err(&fail)?;
                 let name = ChannelName::parse(&channel).map_err(&fail)?;
                 let project = self.project(project.as_deref()).await.map_err(&fail)?;
+                if crate::system::is_system(&project) {
+                    return Err(fail(crate::system::refuse_publish()));
+                }
                 if name.owner().is_some()
                     && !self
                         .subscriptions

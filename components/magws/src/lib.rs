@@ -62,6 +62,8 @@
 //!   extensions' `realtime.*` host calls.
 //! * One error type, [`WsError`], mapped to HTTP status and close codes in
 //!   one place ([`error`]).
+//! * MagUI's own live views ([`system`]): channels of the reserved project
+//!   `_magflock` that only the server writes and only MagUI sessions read.
 
 pub mod adapter;
 pub mod auth;
@@ -76,11 +78,13 @@ pub mod outbox;
 pub mod protocol;
 mod publish;
 mod routes;
+pub mod system;
 pub mod throttle;
 
 pub use adapter::{MagWsAdapter, ProjectBinding};
 pub use error::WsError;
 pub use protocol::{ChannelName, ClientOp};
+pub use system::SYSTEM_PROJECT;
 
 use magflock_kernel::Pattern;
 use magflock_maggate::Gateway;

@@ -234,6 +234,10 @@ impl MagWs {
         );
         let name = channel.to_string();
         let client = joiner.client.as_ref();
+        // MagUI's system channels are no extension's business (crate::system).
+        if crate::system::is_system(project) {
+            return Ok(joined);
+        }
         if let Some(hooks) = self.hooks() {
             hooks.action(
                 PRESENCE_STREAM,
@@ -286,7 +290,10 @@ impl MagWs {
             return false;
         };
         let left = shared.lock().expect("channel").leave(conn);
-        if left && let Some(hooks) = self.hooks() {
+        if left
+            && !crate::system::is_system(project)
+            && let Some(hooks) = self.hooks()
+        {
             hooks.action(
                 PRESENCE_STREAM,
                 json!({"channel": channel.to_string(), "client_id": client, "state": "leave", "project_id": project}),

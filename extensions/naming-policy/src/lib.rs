@@ -1,17 +1,38 @@
-//! Naming Policy: a `before_db_create` filter that refuses database names
-//! breaking the configured rule, with a reason naming the rule:
+//! Naming Policy: `before_db_create` and `before_project_create` filters that
+//! refuse database and project names breaking the configured rule, with a
+//! reason naming the rule:
 //! * `max_length`: at most this many bytes (Postgres keeps 63);
 //! * `forbidden_prefixes`: names may not start with these (case-insensitive);
 //! * `pattern`: the naming style (`snake_case`, `kebab-case`, `camelCase`,
 //!   `PascalCase`, `lowercase` or `any`), matched without regular expressions.
 //!
 //! The same check answers the `check` endpoint (JSON) and the `check`
-//! command. The settings `init` receives are kept in the key-value store
-//! under `config`, so every instance applies the same policy.
+//! command. After a schema change made in MagUI (`after_schema_change`) it
+//! checks the changed table's name and keeps the last [`KEEP_CHANGES`]
+//! verdicts (key `changes`); MagUI's schema explorer (`extend_schema_explorer`)
+//! shows a Naming tab rendered from widget [`SCHEMA_EXPLORER`]: the table's
+//! and its columns' verdicts and the project's recent changes. The settings
+//! `init` receives are kept in the key-value store under `config`, so every
+//! instance applies the same policy.
 
 use magflock_sdk::prelude::*;
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
+
+/// The widget id MagUI asks for the schema explorer's tab.
+const SCHEMA_EXPLORER: &str = "schema-explorer";
+/// How many checked schema changes are kept.
+const KEEP_CHANGES: usize = 20;
+
+/// A schema change MagUI reported, with the verdict on the table's name.
+#[derive(Clone, Debug, Deserialize, Serialize, PartialEq)]
+struct CheckedChange {
+    project_id: String,
+    table: Option<String>,
+    change: String,
+    /// `None` when the name follows the rule (or no table was named).
+    broken_rule: Option<String>,
+}
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 enum Style {
@@ -271,24 +292,32 @@ impl Extension for NamingPolicy {
     }
 
     fn handle_hook(hook: Hook) -> Result<HookOutcome, String> {
-        if hook.name != "before_db_create" {
-            return Ok(HookOutcome::Allow);
-        }
-        let name = hook
-            .field("database")
-            .ok_or("the before_db_create payload has no `database` name")?;
-        match Policy::load().check(name) {
-            Ok(()) => Ok(HookOutcome::Allow),
-            Err((rule, reason)) => {
-                log_info(&format!(
-                    "refused database '{name}' in project {}: rule '{rule}'",
-                    hook.field("project_id").unwrap_or("?")
-                ));
-                Ok(HookOutcome::Deny(format!(
-                    "database name '{name}' breaks the naming rule '{rule}': {reason}"
-                )))
+        match hook.name.as_str() {
+            "before_db_create" => {
+                let name = hook
+                    .field("database")
+                    .ok_or("the before_db_create payload has no `database` name")?;
+                Ok(refuse_broken("database", name, hook.field("project_id")))
             }
+            "before_project_create" => {
+                let name = hook
+                    .field("name")
+                    .ok_or("the before_project_create payload has no `name`")?;
+                Ok(refuse_broken("project", name, None))
+            }
+            "after_schema_change" => {
+                record_change(&hook)?;
+                Ok(HookOutcome::Allow)
+            }
+            _ => Ok(HookOutcome::Allow),
         }
+    }
+
+    fn render_widget(widget_id: &str, props: Value) -> Result<View, String> {
+        if widget_id != SCHEMA_EXPLORER {
+            return Err(format!("unknown widget '{widget_id}'"));
+        }
+        Ok(explorer_tab(&Policy::load(), &props, &load_changes()))
     }
 
     fn handle_request(request: HttpRequest) -> Result<HttpResponse, String> {
@@ -346,6 +375,120 @@ impl Extension for NamingPolicy {
     }
 }
 
+/// Allows `name`, or denies it naming the broken rule.
+fn refuse_broken(what: &str, name: &str, project_id: Option<&str>) -> HookOutcome {
+    match Policy::load().check(name) {
+        Ok(()) => HookOutcome::Allow,
+        Err((rule, reason)) => {
+            log_info(&format!(
+                "refused {what} '{name}' (project {}): rule '{rule}'",
+                project_id.unwrap_or("new")
+            ));
+            HookOutcome::Deny(format!(
+                "{what} name '{name}' breaks the naming rule '{rule}': {reason}"
+            ))
+        }
+    }
+}
+
+fn load_changes() -> Vec<CheckedChange> {
+    host::kv::get("changes")
+        .and_then(|bytes| serde_json::from_slice(&bytes).ok())
+        .unwrap_or_default()
+}
+
+/// Checks the changed table's name and keeps the verdict (newest first).
+fn record_change(hook: &Hook) -> Result<(), String> {
+    let table = hook.field("table").map(str::to_string);
+    let change = CheckedChange {
+        project_id: hook.field("project_id").unwrap_or_default().to_string(),
+        broken_rule: table
+            .as_deref()
+            .and_then(|t| Policy::load().check(t).err().map(|(rule, _)| rule)),
+        change: hook.field("change").unwrap_or("changed").to_string(),
+        table,
+    };
+    if let Some(rule) = &change.broken_rule {
+        log_warn(&format!(
+            "table '{}' breaks the naming rule '{rule}'",
+            change.table.as_deref().unwrap_or_default()
+        ));
+    }
+    let mut changes = load_changes();
+    changes.insert(0, change);
+    changes.truncate(KEEP_CHANGES);
+    let bytes = serde_json::to_vec(&changes).map_err(|e| e.to_string())?;
+    host::kv::set("changes", &bytes)
+}
+
+fn verdict_text(policy: &Policy, name: &str) -> String {
+    match policy.check(name) {
+        Ok(()) => "follows the rule".to_string(),
+        Err((rule, reason)) => format!("breaks '{rule}': {reason}"),
+    }
+}
+
+/// The schema explorer's Naming tab for the table in `props`
+/// (`project_id`, `schema`, `table`, and `columns`: the column names).
+fn explorer_tab(policy: &Policy, props: &Value, changes: &[CheckedChange]) -> View {
+    let text = |field: &str| props.get(field).and_then(Value::as_str).unwrap_or_default();
+    let (project_id, table) = (text("project_id"), text("table"));
+    let mut children = vec![
+        View::Heading {
+            text: format!("Naming: {table}"),
+        },
+        View::Text {
+            text: format!("Table '{table}' {}.", verdict_text(policy, table)),
+        },
+    ];
+    let columns: Vec<&str> = props
+        .get("columns")
+        .and_then(Value::as_array)
+        .map(|c| c.iter().filter_map(Value::as_str).collect())
+        .unwrap_or_default();
+    if !columns.is_empty() {
+        children.push(View::Table {
+            columns: vec!["Column".into(), "Naming".into()],
+            rows: columns
+                .iter()
+                .map(|c| vec![c.to_string(), verdict_text(policy, c)])
+                .collect(),
+        });
+    }
+    let recent: Vec<Vec<String>> = changes
+        .iter()
+        .filter(|c| c.project_id == project_id)
+        .map(|c| {
+            vec![
+                c.table.clone().unwrap_or_else(|| "(no table)".into()),
+                c.change.clone(),
+                match &c.broken_rule {
+                    Some(rule) => format!("breaks '{rule}'"),
+                    None => "follows the rule".into(),
+                },
+            ]
+        })
+        .collect();
+    children.push(View::Heading {
+        text: "Recent schema changes checked".into(),
+    });
+    children.push(if recent.is_empty() {
+        View::Text {
+            text: "No schema change was made in this project since the policy was installed."
+                .into(),
+        }
+    } else {
+        View::Table {
+            columns: vec!["Table".into(), "Change".into(), "Naming".into()],
+            rows: recent,
+        }
+    });
+    children.push(View::Text {
+        text: format!("Policy: {}.", policy.summary()),
+    });
+    View::Stack { children }
+}
+
 magflock_sdk::extension!(NamingPolicy);
 
 #[cfg(test)]
@@ -400,6 +543,38 @@ mod tests {
             .is_err()
         );
         assert_eq!(p.verdict("Sales")["allowed"], json!(false));
+    }
+
+    #[test]
+    fn the_explorer_tab_shows_table_column_and_change_verdicts() {
+        let p = policy("snake_case");
+        let changes = vec![
+            CheckedChange {
+                project_id: "p1".into(),
+                table: Some("Orders".into()),
+                change: "created".into(),
+                broken_rule: Some("snake_case".into()),
+            },
+            CheckedChange {
+                project_id: "other".into(),
+                table: Some("elsewhere".into()),
+                change: "created".into(),
+                broken_rule: None,
+            },
+        ];
+        let props = json!({"project_id": "p1", "schema": "public", "table": "orders",
+                           "columns": ["id", "CustomerName"]});
+        let text = explorer_tab(&p, &props, &changes).to_json();
+        assert!(text.contains("Table 'orders' follows the rule."), "{text}");
+        assert!(text.contains("CustomerName"), "{text}");
+        assert!(text.contains("breaks 'snake_case'"), "{text}");
+        assert!(text.contains("Orders"), "{text}");
+        assert!(
+            !text.contains("elsewhere"),
+            "other projects' changes stay out: {text}"
+        );
+        let empty = explorer_tab(&p, &json!({"project_id": "p2", "table": "t"}), &changes);
+        assert!(empty.to_json().contains("No schema change"));
     }
 
     #[test]

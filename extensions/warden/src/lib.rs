@@ -1,8 +1,13 @@
 //! Warden: MagAuth's test extension.
-//! * `permission_resolver`: denies auditors `/api/verify_audit_chain`; for
+//! * `permission_resolver`: denies auditors the audit chain check
+//!   (`/api/verify_audit_chain` in MagUI, `/v1/audit/verify` at MagGate); for
 //!   anything else it tries to widen the decision (roles `owner`), which the
 //!   platform must ignore. Keeps every resource it is offered (`resolver_seen`).
-//! * `audit_emitter`: keeps the action of every entry offered (`audit_seen`).
+//! * `audit_emitter`: keeps `{seq, action, target}` of every entry offered
+//!   (`audit_seen`, the last 200) and how many it was offered
+//!   (`audit_offers`), and reads the log's newest entry through
+//!   `auth-audit.read` each time: an audited host call, whose entry must
+//!   never be offered back to it.
 //! * `role_template`: keeps every payload it is told (`templates_heard`).
 //! * `register_oidc_provider`, `register_saml_provider`,
 //!   `register_sso_provider`: keeps `{hook, realm, extension, protocol}` of
@@ -35,10 +40,30 @@ fn append(key: &str, item: Value) -> Result<(), String> {
     host::kv::set(key, Value::Array(list).to_string().as_bytes())
 }
 
+fn heard_audit(entry: &Value) -> Result<HookOutcome, String> {
+    host::auth_audit::read(r#"{"limit": 1}"#)?;
+    let offers = load_count("audit_offers") + 1;
+    host::kv::set("audit_offers", offers.to_string().as_bytes())?;
+    append(
+        "audit_seen",
+        json!({"seq": entry["seq"], "action": entry["action"], "target": entry["target"]}),
+    )?;
+    Ok(HookOutcome::Allow)
+}
+
+fn load_count(key: &str) -> u64 {
+    host::kv::get(key)
+        .and_then(|bytes| String::from_utf8(bytes).ok())
+        .and_then(|text| text.parse().ok())
+        .unwrap_or(0)
+}
+
 fn resolve(mut payload: Value) -> Result<HookOutcome, String> {
     append("resolver_seen", payload["resource"].clone())?;
     let auditor = payload["roles"] == json!(["auditor"]);
-    if auditor && payload["resource"] == "/api/verify_audit_chain" {
+    // MagUI's server function and the admin API's route (MagGate).
+    let chain_check = ["/api/verify_audit_chain", "/v1/audit/verify"];
+    if auditor && chain_check.iter().any(|r| payload["resource"] == *r) {
         return Ok(HookOutcome::Deny(
             "the warden keeps auditors from re-checking the chain".into(),
         ));
@@ -65,8 +90,7 @@ impl Extension for Warden {
         let payload = hook.payload.clone();
         match hook.name.as_str() {
             "permission_resolver" => resolve(payload),
-            "audit_emitter" => append("audit_seen", payload["entry"]["action"].clone())
-                .map(|()| HookOutcome::Allow),
+            "audit_emitter" => heard_audit(&payload["entry"]),
             "role_template" => append("templates_heard", payload).map(|()| HookOutcome::Allow),
             name @ ("register_oidc_provider"
             | "register_saml_provider"

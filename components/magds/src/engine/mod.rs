@@ -15,6 +15,7 @@
 //! * Connection failures are [`MagDsError::Unavailable`], the database's own
 //!   refusals [`MagDsError::Database`] with its message.
 
+pub mod describe;
 pub mod postgres;
 mod sql;
 pub mod sqlite;
@@ -117,6 +118,9 @@ pub trait Engine: Send + Sync {
     /// Creates a named restore point; returns its WAL position.
     async fn checkpoint(&self, database: &str, label: &str) -> Result<String, MagDsError>;
     async fn health(&self, database: &str) -> Result<Health, MagDsError>;
+    /// The database's schemas, tables, columns, indexes and (PostgreSQL)
+    /// row-level-security policies.
+    async fn describe(&self, database: &str) -> Result<describe::DatabaseSchema, MagDsError>;
 
     /// Closes the engine's pools.
     async fn close(&self);

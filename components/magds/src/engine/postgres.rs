@@ -29,6 +29,7 @@ use sqlx::postgres::{PgConnectOptions, PgConnection, PgPool, PgPoolOptions, Post
 use sqlx::{Connection, Executor, Row};
 use tokio::process::Command;
 
+use super::describe::DatabaseSchema;
 use super::sql::EngineSql;
 use super::{Engine, EngineKind, Health, Migration, Project, publish_file};
 use crate::error::{MagDsError, from_sqlx};
@@ -338,6 +339,13 @@ impl Engine for PostgresEngine {
             size_bytes: row.try_get("size_bytes").map_err(db)?,
             replication_lag_bytes: row.try_get("lag").map_err(db)?,
         })
+    }
+
+    async fn describe(&self, database: &str) -> Result<DatabaseSchema, MagDsError> {
+        let mut conn = self.connect(database).await?;
+        let described = super::describe::postgres(&mut conn, database).await;
+        let _ = conn.close().await;
+        described
     }
 
     async fn close(&self) {

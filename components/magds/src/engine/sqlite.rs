@@ -25,6 +25,7 @@ use sqlx::sqlite::{
     SqlitePoolOptions,
 };
 
+use super::describe::DatabaseSchema;
 use super::sql::EngineSql;
 use super::{Engine, EngineKind, Health, Migration, Project, publish_file};
 use crate::error::{MagDsError, from_sqlx};
@@ -248,6 +249,13 @@ impl Engine for SqliteEngine {
             size_bytes: meta.len() as i64,
             replication_lag_bytes: None,
         })
+    }
+
+    async fn describe(&self, database: &str) -> Result<DatabaseSchema, MagDsError> {
+        let mut conn = self.connect(database).await?;
+        let described = super::describe::sqlite(&mut conn, database).await;
+        let _ = conn.close().await;
+        described
     }
 
     async fn close(&self) {
