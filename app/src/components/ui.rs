@@ -123,3 +123,24 @@ pub fn OutcomeBadge(outcome: Outcome) -> impl IntoView {
     };
     view! { <span class=format!("inline-flex rounded-full px-2 py-0.5 text-xs font-medium {colour}")>{outcome.as_str()}</span> }
 }
+
+/// A table with the console's look: it scrolls sideways on narrow screens,
+/// takes its column headings from `columns` and its rows (`<tr>`s) from
+/// `children`.
+#[component]
+pub fn DataTable(
+    #[prop(into)] testid: String,
+    columns: Vec<&'static str>,
+    children: Children,
+) -> impl IntoView {
+    view! {
+        <div class="overflow-x-auto">
+            <table class="min-w-full text-left text-sm" data-testid=testid>
+                <thead class="border-b border-slate-200 text-xs uppercase text-slate-500 dark:border-slate-800">
+                    <tr>{columns.into_iter().map(|c| view! { <th scope="col" class="py-2 pr-3">{c}</th> }).collect_view()}</tr>
+                </thead>
+                <tbody class="divide-y divide-slate-200 dark:divide-slate-800">{children()}</tbody>
+            </table>
+        </div>
+    }
+}

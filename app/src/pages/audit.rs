@@ -8,7 +8,9 @@ use crate::AppError;
 use crate::api::audit::{FILTER_PARAMS, VerifyAuditChain, audit_entries, filter_from_query};
 use crate::app::encode_query_value;
 use crate::components::errors::{ErrorBanner, ErrorPage, action_error};
-use crate::components::ui::{Card, INPUT_CLASS, OutcomeBadge, PageHeader, SECONDARY_BUTTON};
+use crate::components::ui::{
+    Card, DataTable, INPUT_CLASS, OutcomeBadge, PageHeader, SECONDARY_BUTTON,
+};
 use leptos::prelude::*;
 use leptos_router::hooks::use_query_map;
 use magflock_types::ChainReport;
@@ -105,12 +107,7 @@ pub fn AuditPage() -> impl IntoView {
                             view! {
                                 <Card>
                                     <p class="mb-3 text-sm text-slate-600 dark:text-slate-400" data-testid="audit-total">{format!("{} matching {}", page.total_matching, if page.total_matching == 1 { "entry" } else { "entries" })}</p>
-                                    <div class="overflow-x-auto">
-                                        <table class="min-w-full text-left text-sm" data-testid="audit-table">
-                                            <thead class="border-b border-slate-200 text-xs uppercase text-slate-500 dark:border-slate-800">
-                                                <tr><th class="py-2 pr-3">"#"</th><th class="py-2 pr-3">"Time"</th><th class="py-2 pr-3">"Actor"</th><th class="py-2 pr-3">"Action"</th><th class="py-2 pr-3">"Target"</th><th class="py-2 pr-3">"Outcome"</th><th class="py-2 pr-3">"Address"</th><th class="py-2">"Details"</th></tr>
-                                            </thead>
-                                            <tbody class="divide-y divide-slate-200 dark:divide-slate-800">
+                                    <DataTable testid="audit-table" columns=vec!["#", "Time", "Actor", "Action", "Target", "Outcome", "Address", "Details"]>
                                                 {page.entries.into_iter().map(|e| { let action = e.action.clone(); let detail = e.detail.clone(); view! {
                                                     <tr data-testid="audit-row" data-action=action>
                                                         <td class="py-2 pr-3 font-mono text-xs">{e.seq}</td>
@@ -123,9 +120,7 @@ pub fn AuditPage() -> impl IntoView {
                                                         <td class="max-w-xs truncate py-2 font-mono text-xs" title=detail>{e.detail}</td>
                                                     </tr>
                                                 }}).collect_view()}
-                                            </tbody>
-                                        </table>
-                                    </div>
+                                            </DataTable>
                                     <nav aria-label="Pages" class="mt-4 flex gap-3 text-sm">
                                         {newest.map(|href| view! { <a href=href rel="external" class="font-medium text-indigo-600 hover:underline dark:text-indigo-400">"← Newest"</a> })}
                                         {older.map(|href| view! { <a href=href rel="external" class="font-medium text-indigo-600 hover:underline dark:text-indigo-400" data-testid="older-entries">"Older entries →"</a> })}

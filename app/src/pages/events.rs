@@ -11,7 +11,9 @@ use crate::api::event_log::{
 };
 use crate::app::{encode_query_value, signed_in_user};
 use crate::components::errors::{ErrorBanner, ErrorPage, action_error};
-use crate::components::ui::{Card, INPUT_CLASS, PRIMARY_BUTTON, PageHeader, SECONDARY_BUTTON};
+use crate::components::ui::{
+    Card, DataTable, INPUT_CLASS, PRIMARY_BUTTON, PageHeader, SECONDARY_BUTTON,
+};
 use leptos::prelude::*;
 use leptos_router::hooks::use_query_map;
 use magflock_types::time::format_utc;
@@ -141,18 +143,7 @@ fn Recent(
                     view! { <p class="text-sm text-slate-600 dark:text-slate-400" data-testid="no-matching-events">"No event matches these filters."</p> }.into_any()
                 } else {
                     view! {
-                        <div class="overflow-x-auto">
-                            <table class="min-w-full text-left text-sm" data-testid="events-table">
-                                <thead class="border-b border-slate-200 text-xs uppercase text-slate-500 dark:border-slate-800">
-                                    <tr>
-                                        <th scope="col" class="py-2 pr-3">"#"</th>
-                                        <th scope="col" class="py-2 pr-3">"Time"</th>
-                                        <th scope="col" class="py-2 pr-3">"Type"</th>
-                                        <th scope="col" class="py-2 pr-3">"Source"</th>
-                                        <th scope="col" class="py-2">"Data"</th>
-                                    </tr>
-                                </thead>
-                                <tbody class="divide-y divide-slate-200 dark:divide-slate-800">
+                        <DataTable testid="events-table" columns=vec!["#", "Time", "Type", "Source", "Data"]>
                                     {page.events.into_iter().map(|e| view! {
                                         <tr data-testid="event-row" data-type=e.event_type.clone() data-category=e.category.clone()>
                                             <td class="py-2 pr-3 font-mono text-xs">{e.seq}</td>
@@ -167,9 +158,7 @@ fn Recent(
                                             </td>
                                         </tr>
                                     }).collect_view()}
-                                </tbody>
-                            </table>
-                        </div>
+                                </DataTable>
                     }.into_any()
                 }}
                 <nav aria-label="Pages" class="flex gap-3 text-sm">
@@ -214,18 +203,7 @@ fn CountLink(
 #[component]
 fn Subscribers(list: Vec<SubscriberInfo>) -> impl IntoView {
     view! {
-        <div class="overflow-x-auto">
-            <table class="min-w-full text-left text-sm" data-testid="subscribers">
-                <thead class="border-b border-slate-200 text-xs uppercase text-slate-500 dark:border-slate-800">
-                    <tr>
-                        <th scope="col" class="py-2 pr-3">"Subscriber"</th>
-                        <th scope="col" class="py-2 pr-3">"Patterns"</th>
-                        <th scope="col" class="py-2 pr-3">"Acknowledged up to"</th>
-                        <th scope="col" class="py-2 pr-3">"Lag"</th>
-                        <th scope="col" class="py-2">"Dead letters"</th>
-                    </tr>
-                </thead>
-                <tbody class="divide-y divide-slate-200 dark:divide-slate-800">
+        <DataTable testid="subscribers" columns=vec!["Subscriber", "Patterns", "Acknowledged up to", "Lag", "Dead letters"]>
                     {list.into_iter().map(|s| {
                         let lag_class = if s.lag > 100 { "font-semibold text-amber-700 dark:text-amber-300" } else { "" };
                         let letters_href = format!("/events?subscriber={}#dead-letters", encode_query_value(&s.id));
@@ -248,9 +226,7 @@ fn Subscribers(list: Vec<SubscriberInfo>) -> impl IntoView {
                             </tr>
                         }
                     }).collect_view()}
-                </tbody>
-            </table>
-        </div>
+                </DataTable>
     }
     .into_any()
 }

@@ -21,7 +21,7 @@ use crate::api::health::{format_bytes, format_count, format_latency};
 use crate::app::signed_in_user;
 use crate::components::errors::{ErrorBanner, ErrorPage};
 use crate::components::ui::{
-    Card, DANGER_BUTTON, INPUT_CLASS, PRIMARY_BUTTON, PageHeader, SECONDARY_BUTTON,
+    Card, DANGER_BUTTON, DataTable, INPUT_CLASS, PRIMARY_BUTTON, PageHeader, SECONDARY_BUTTON,
 };
 use leptos::prelude::*;
 use leptos_router::hooks::use_params_map;
@@ -125,22 +125,9 @@ pub fn ExtensionsPage() -> impl IntoView {
                     }.into_any(),
                     Ok(list) => view! {
                         <Card>
-                            <div class="overflow-x-auto">
-                                <table class="min-w-full text-left text-sm" data-testid="extensions-table">
-                                    <thead class="border-b border-slate-200 text-xs uppercase text-slate-500 dark:border-slate-800">
-                                        <tr>
-                                            <th scope="col" class="py-2 pr-4">"Extension"</th>
-                                            <th scope="col" class="py-2 pr-4">"Version"</th>
-                                            <th scope="col" class="py-2 pr-4">"State"</th>
-                                            <th scope="col" class="py-2 pr-4">"Signature"</th>
-                                            <th scope="col" class="py-2">"Capabilities"</th>
-                                        </tr>
-                                    </thead>
-                                    <tbody class="divide-y divide-slate-200 dark:divide-slate-800">
+                            <DataTable testid="extensions-table" columns=vec!["Extension", "Version", "State", "Signature", "Capabilities"]>
                                         {list.into_iter().map(|e| view! { <ExtensionRow summary=e/> }).collect_view()}
-                                    </tbody>
-                                </table>
-                            </div>
+                                    </DataTable>
                             <p class="mt-3 flex flex-wrap items-center gap-3 text-xs text-slate-500 dark:text-slate-400">
                                 <span>"Risk:"</span>
                                 <span class="inline-flex items-center gap-1"><span class="inline-block h-1.5 w-1.5 rounded-full bg-slate-400" aria-hidden="true"></span>"low"</span>

@@ -17,7 +17,7 @@ use crate::components::charts::{Colour, LineChart, Series};
 use crate::components::errors::{ErrorBanner, ErrorPage};
 use crate::components::live::{LiveStatus, connect_live};
 use crate::components::notifications::LiveAlerts;
-use crate::components::ui::{Card, PageHeader};
+use crate::components::ui::{Card, DataTable, PageHeader};
 use crate::pages::extensions::StateBadge;
 use leptos::prelude::*;
 use leptos_router::hooks::use_query_map;
@@ -421,18 +421,7 @@ fn Figure(
 #[component]
 fn Incidents(list: Vec<AlertInfo>) -> impl IntoView {
     view! {
-        <div class="overflow-x-auto">
-            <table class="min-w-full text-left text-sm" data-testid="incidents">
-                <thead class="border-b border-slate-200 text-xs uppercase text-slate-500 dark:border-slate-800">
-                    <tr>
-                        <th scope="col" class="py-2 pr-3">"When (UTC)"</th>
-                        <th scope="col" class="py-2 pr-3">"Extension"</th>
-                        <th scope="col" class="py-2 pr-3">"What happened"</th>
-                        <th scope="col" class="py-2 pr-3">"Details"</th>
-                        <th scope="col" class="py-2">"Acknowledged"</th>
-                    </tr>
-                </thead>
-                <tbody class="divide-y divide-slate-200 dark:divide-slate-800">
+        <DataTable testid="incidents" columns=vec!["When (UTC)", "Extension", "What happened", "Details", "Acknowledged"]>
                     {list.into_iter().map(|a| view! {
                         <tr data-testid="incident" data-kind=a.kind.clone() data-extension=a.extension.clone()>
                             <td class="whitespace-nowrap py-2 pr-3 font-mono text-xs">{format_utc(a.raised_at)}</td>
@@ -442,9 +431,7 @@ fn Incidents(list: Vec<AlertInfo>) -> impl IntoView {
                             <td class="py-2 text-xs">{a.acknowledged_by.clone().map(|by| format!("by {by}")).unwrap_or_else(|| "not yet".into())}</td>
                         </tr>
                     }).collect_view()}
-                </tbody>
-            </table>
-        </div>
+                </DataTable>
     }
     .into_any()
 }

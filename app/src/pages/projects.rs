@@ -10,7 +10,9 @@ use crate::api::projects::{
 };
 use crate::app::signed_in_user;
 use crate::components::errors::{ErrorBanner, ErrorPage, action_error};
-use crate::components::ui::{Card, DANGER_BUTTON, INPUT_CLASS, PRIMARY_BUTTON, PageHeader, Stat};
+use crate::components::ui::{
+    Card, DANGER_BUTTON, DataTable, INPUT_CLASS, PRIMARY_BUTTON, PageHeader, Stat,
+};
 use leptos::prelude::*;
 use leptos_router::hooks::{use_navigate, use_params_map, use_query_map};
 use magflock_types::time::format_utc;
@@ -109,17 +111,7 @@ pub fn ProjectsPage() -> impl IntoView {
 #[component]
 fn ProjectTable(projects: Vec<ProjectSummary>) -> impl IntoView {
     view! {
-        <div class="overflow-x-auto">
-            <table class="min-w-full text-left text-sm" data-testid="projects-table">
-                <thead class="border-b border-slate-200 text-xs uppercase text-slate-500 dark:border-slate-800">
-                    <tr>
-                        <th scope="col" class="py-2 pr-4">"Name"</th>
-                        <th scope="col" class="py-2 pr-4">"Owner"</th>
-                        <th scope="col" class="py-2 pr-4">"Created"</th>
-                        <th scope="col" class="py-2">"Open"</th>
-                    </tr>
-                </thead>
-                <tbody class="divide-y divide-slate-200 dark:divide-slate-800">
+        <DataTable testid="projects-table" columns=vec!["Name", "Owner", "Created", "Open"]>
                     {projects.into_iter().map(|p| {
                         let href = format!("/projects/{}", p.name);
                         let schema = format!("/projects/{}/schema", p.name);
@@ -135,9 +127,7 @@ fn ProjectTable(projects: Vec<ProjectSummary>) -> impl IntoView {
                             </tr>
                         }
                     }).collect_view()}
-                </tbody>
-            </table>
-        </div>
+                </DataTable>
     }
 }
 
@@ -292,12 +282,7 @@ fn Detail(
                     view! { <p class="text-sm text-slate-600 dark:text-slate-300" data-testid="no-migrations">"No migration has been applied yet. Run one from the Schema Explorer."</p> }.into_any()
                 } else {
                     view! {
-                        <div class="overflow-x-auto">
-                            <table class="min-w-full text-left text-sm" data-testid="migrations-table">
-                                <thead class="border-b border-slate-200 text-xs uppercase text-slate-500 dark:border-slate-800">
-                                    <tr><th scope="col" class="py-2 pr-4">"Name"</th><th scope="col" class="py-2 pr-4">"Applied"</th><th scope="col" class="py-2">"Took"</th></tr>
-                                </thead>
-                                <tbody class="divide-y divide-slate-200 dark:divide-slate-800">
+                        <DataTable testid="migrations-table" columns=vec!["Name", "Applied", "Took"]>
                                     {detail.migrations.iter().map(|m| view! {
                                         <tr>
                                             <td class="py-2 pr-4 font-mono text-xs">{m.name.clone()}</td>
@@ -305,9 +290,7 @@ fn Detail(
                                             <td class="py-2 font-mono text-xs">{format!("{} ms", m.duration_ms)}</td>
                                         </tr>
                                     }).collect_view()}
-                                </tbody>
-                            </table>
-                        </div>
+                                </DataTable>
                     }.into_any()
                 }}
             </Card>

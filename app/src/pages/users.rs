@@ -8,7 +8,7 @@ use crate::api::users::{ChangeRole, CreateUser, ResetPassword, SetUserEnabled, l
 use crate::app::signed_in_user;
 use crate::components::errors::{ErrorBanner, ErrorPage, action_error, field_error};
 use crate::components::ui::{
-    Card, DANGER_BUTTON, Field, INPUT_CLASS, PRIMARY_BUTTON, PageHeader, RoleBadge,
+    Card, DANGER_BUTTON, DataTable, Field, INPUT_CLASS, PRIMARY_BUTTON, PageHeader, RoleBadge,
     SECONDARY_BUTTON,
 };
 use leptos::prelude::*;
@@ -63,16 +63,9 @@ pub fn UsersPage() -> impl IntoView {
                                     <p role="status" class="rounded-md bg-emerald-50 px-3 py-2 text-sm text-emerald-800 dark:bg-emerald-950 dark:text-emerald-200">"Password reset. That user's sessions were signed out."</p>
                                 })}
                                 <Card>
-                                    <div class="overflow-x-auto">
-                                        <table class="min-w-full text-left text-sm" data-testid="users-table">
-                                            <thead class="border-b border-slate-200 text-xs uppercase text-slate-500 dark:border-slate-800">
-                                                <tr><th class="py-2 pr-4">"User"</th><th class="py-2 pr-4">"Role"</th><th class="py-2 pr-4">"Status"</th><th class="py-2 pr-4">"Last sign-in"</th><th class="py-2">"Actions"</th></tr>
-                                            </thead>
-                                            <tbody class="divide-y divide-slate-200 dark:divide-slate-800">
+                                    <DataTable testid="users-table" columns=vec!["User", "Role", "Status", "Last sign-in", "Actions"]>
                                                 {list.into_iter().map(|u| view! { <UserRow user=u.clone() my_role is_me=u.id == my_id change toggle reset/> }).collect_view()}
-                                            </tbody>
-                                        </table>
-                                    </div>
+                                            </DataTable>
                                 </Card>
                             </div>
                         }.into_any(),
