@@ -70,6 +70,7 @@ pub fn App() -> impl IntoView {
                     <Route path=path!("users") view=pages::users::UsersPage ssr=SsrMode::Async/>
                     <Route path=path!("settings") view=pages::settings::SettingsPage ssr=SsrMode::Async/>
                     <Route path=path!("settings/keys") view=pages::trust::TrustedKeysPage ssr=SsrMode::Async/>
+                    <Route path=path!("settings/sign-in") view=pages::sign_in::SignInProvidersPage ssr=SsrMode::Async/>
                     <Route path=path!("account") view=pages::account::AccountPage ssr=SsrMode::Async/>
                 </ParentRoute>
             </Routes>

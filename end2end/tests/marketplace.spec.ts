@@ -5,7 +5,8 @@
 // unticks one capability in Approvals and approves the rest with a comment;
 // the result says the extension is enabled with only the chosen capability.
 // An auditor sees the queue but no controls, and the server refuses their
-// decision anyway.
+// decision anyway. The request they saw is then approved in part and the
+// extension's widget appears on the Dashboard.
 import { test, expect, Page } from '@playwright/test';
 import { MagFlock } from '../server';
 import { OWNER, open, screenshot, signIn, signOut, startWithOwner } from '../console';
@@ -185,5 +186,31 @@ test('an auditor sees the queue and the risks but cannot decide', async ({ page 
   await expect(page.getByTestId('install-button')).toBeDisabled();
   await expect(page.getByText('Only owners and admins can install extensions')).toBeVisible();
   await expect(page.locator('[data-capability="network.outbound"] [data-testid="capability-hosts"]')).toContainText('hooks.example.com');
+  await signOut(page);
+});
+
+test('an extension approved in part shows its widget on the Dashboard', async ({ page }, testInfo) => {
+  // The Query Insights request left waiting above: grant all but realtime.subscribe_events.
+  await signIn(page, server, OWNER);
+  await open(page, server, '/approvals');
+  const request = page.locator('[data-testid="approval-request"][data-state="pending"]');
+  await expect(request).toHaveCount(1);
+  await expect(request).toContainText(INSIGHTS);
+  await request.getByLabel(`Grant realtime.subscribe_events to ${INSIGHTS}`).uncheck();
+  await request.getByTestId('approve-selected-button').click();
+  const confirmation = request.getByTestId('selected-confirmation');
+  await expect(confirmation.getByTestId('will-refuse')).toContainText(`${INSIGHTS}: realtime.subscribe_events`);
+  await confirmation.getByRole('button', { name: 'Yes, grant the selected' }).click();
+  const outcome = page.getByTestId('decision-result').locator(`[data-testid="outcome"][data-extension="${INSIGHTS}"]`);
+  await expect(outcome).toHaveAttribute('data-state', 'enabled');
+  await expect(outcome.getByTestId('outcome-granted')).toContainText('ui.register_widget');
+  await expect(outcome.getByTestId('outcome-granted')).not.toContainText('realtime.subscribe_events');
+
+  // The Dashboard now carries its widget, drawn by MagUI from the extension's view.
+  await page.getByRole('navigation', { name: 'Main' }).getByRole('link', { name: 'Dashboard' }).click();
+  const widget = page.locator(`[data-testid="widget"][data-key="${INSIGHTS}#slowest-queries"]`);
+  await expect(widget.getByRole('heading', { name: 'Slowest queries' })).toBeVisible();
+  await expect(widget).toContainText('No query has taken 100 ms or more yet.');
+  await screenshot(page, testInfo, 'dashboard-widget-after-approval');
   await signOut(page);
 });

@@ -198,6 +198,7 @@ impl KernelHost {
                 lifecycle: lifecycle.clone(),
                 kernel: gateway.kernel().clone(),
                 magds: magds.clone(),
+                keys: gateway.keys().clone(),
             },
             store.clone(),
         ));

@@ -17,6 +17,7 @@ use axum::Router;
 use axum::middleware::{from_fn, from_fn_with_state};
 use leptos::prelude::provide_context;
 use leptos_axum::{LeptosRoutes, file_and_error_handler_with_context, generate_route_list};
+use magflock_app::api::providers::BuiltInProvider;
 use magflock_app::api::settings::Settings;
 use magflock_app::server::AppContext;
 use magflock_app::{App, shell};
@@ -106,6 +107,8 @@ pub async fn start(config: Config) -> Result<Running, StartError> {
         lifecycle: kernel.lifecycle.clone(),
         kernel: kernel.gateway.kernel().clone(),
         magds: kernel.magds.clone(),
+        // The gateway's own keys: a revoke from MagUI is refused at once.
+        keys: kernel.gateway.keys().clone(),
     });
     kernel
         .gateway
@@ -138,6 +141,14 @@ pub async fn start(config: Config) -> Result<Running, StartError> {
                 .public_origin
                 .clone()
                 .unwrap_or_else(|| format!("http://{addr}"));
+            ctx.builtin_sign_in = Some(BuiltInProvider {
+                name: oidc.name.clone(),
+                issuer: oidc.issuer.clone(),
+                client_id: oidc.client_id.clone(),
+                redirect_uri: format!("{base}{}", crate::oidc::CALLBACK_PATH),
+                confidential: oidc.client_secret.is_some(),
+                default_role: oidc.default_role,
+            });
             let oidc = Oidc::new(oidc.clone(), &base, ctx.clone())
                 .map_err(|e| StartError::config("MAGFLOCK_OIDC_ISSUER", e))?;
             Arc::new(oidc).router()

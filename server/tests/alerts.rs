@@ -20,11 +20,9 @@ const DISABLED_MESSAGE: &str =
 const QUARANTINED_MESSAGE: &str = "stopped by the kernel: ran out of fuel";
 
 async fn list(server: &TestServer, client: &reqwest::Client, all: bool) -> Vec<AlertInfo> {
-    let res = server
-        .call(client, "/api/list_alerts", &[("all", all.to_string())])
-        .await;
-    assert_eq!(res.status(), 200);
-    res.json().await.unwrap()
+    server
+        .ok(client, "/api/list_alerts", &[("all", &all.to_string())])
+        .await
 }
 
 async fn acknowledge(server: &TestServer, client: &reqwest::Client, id: i64) -> reqwest::Response {

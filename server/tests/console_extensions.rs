@@ -79,34 +79,6 @@ async fn install(server: &TestServer, id: &str, version: &str) {
     assert_eq!(decided.status, RequestStatus::Completed, "{decided:?}");
 }
 
-async fn call(
-    server: &TestServer,
-    client: &reqwest::Client,
-    path: &str,
-    form: &[(&str, &str)],
-) -> (u16, Value) {
-    let form: Vec<(&str, String)> = form.iter().map(|(k, v)| (*k, v.to_string())).collect();
-    let res = server.call(client, path, &form).await;
-    let status = res.status().as_u16();
-    let text = res.text().await.unwrap();
-    (
-        status,
-        serde_json::from_str(&text).unwrap_or(Value::String(text)),
-    )
-}
-
-/// Calls a server function that must succeed and decodes its answer.
-async fn ok<T: serde::de::DeserializeOwned>(
-    server: &TestServer,
-    client: &reqwest::Client,
-    path: &str,
-    form: &[(&str, &str)],
-) -> T {
-    let (status, body) = call(server, client, path, form).await;
-    assert_eq!(status, 200, "{path} {form:?}: {body}");
-    serde_json::from_value(body).unwrap()
-}
-
 /// Calls a server function that must fail with `status`; returns its sentence.
 async fn refused(
     server: &TestServer,
@@ -115,7 +87,7 @@ async fn refused(
     form: &[(&str, &str)],
     status: u16,
 ) -> String {
-    let (got, body) = call(server, client, path, form).await;
+    let (got, body) = server.status_json(client, path, form).await;
     assert_eq!(got, status, "{path} {form:?}: {body}");
     serde_json::from_value::<AppError>(body)
         .unwrap()
@@ -123,7 +95,7 @@ async fn refused(
 }
 
 async fn summary(server: &TestServer, client: &reqwest::Client) -> ExtensionSummary {
-    let list: Vec<ExtensionSummary> = ok(server, client, "/api/list_extensions", &[]).await;
+    let list: Vec<ExtensionSummary> = server.ok(client, "/api/list_extensions", &[]).await;
     list.into_iter()
         .find(|e| e.id == STEADY)
         .expect("steady is listed")
@@ -190,7 +162,7 @@ async fn an_admin_manages_an_extension_and_an_auditor_only_looks() {
     let id = [("id", STEADY)];
 
     // Nothing installed: an empty list.
-    let empty: Vec<ExtensionSummary> = ok(&server, &auditor, "/api/list_extensions", &[]).await;
+    let empty: Vec<ExtensionSummary> = server.ok(&auditor, "/api/list_extensions", &[]).await;
     assert!(empty.is_empty());
     install(&server, STEADY, "1.0.0").await;
 
@@ -220,7 +192,7 @@ async fn an_admin_manages_an_extension_and_an_auditor_only_looks() {
     assert_eq!(outbound.risk, "high");
 
     assert_eq!(run_steady(&server, "ping").await.unwrap(), "pong");
-    let detail: ExtensionDetail = ok(&server, &auditor, "/api/get_extension", &id).await;
+    let detail: ExtensionDetail = server.ok(&auditor, "/api/get_extension", &id).await;
     assert_eq!(detail.publisher, "MagFlock");
     assert!(detail.stats.as_ref().unwrap().calls >= 1, "{detail:?}");
     assert_eq!(detail.budgets.as_ref().unwrap().deadline_ms, 2000);
@@ -275,13 +247,13 @@ async fn an_admin_manages_an_extension_and_an_auditor_only_looks() {
     );
 
     // Disable and enable.
-    let done: ActionDone = ok(&server, &admin, "/api/disable_extension", &id).await;
+    let done: ActionDone = server.ok(&admin, "/api/disable_extension", &id).await;
     assert!(
         done.message.starts_with("Disabled magflock/steady"),
         "{done:?}"
     );
     assert_eq!(done.extension.as_ref().unwrap().state, "disabled");
-    let off: ExtensionDetail = ok(&server, &auditor, "/api/get_extension", &id).await;
+    let off: ExtensionDetail = server.ok(&auditor, "/api/get_extension", &id).await;
     assert!(
         off.stats.is_none(),
         "a disabled extension has no running version"
@@ -291,12 +263,12 @@ async fn an_admin_manages_an_extension_and_an_auditor_only_looks() {
         steady.granted.len(),
         "grants stay while disabled"
     );
-    let done: ActionDone = ok(&server, &admin, "/api/enable_extension", &id).await;
+    let done: ActionDone = server.ok(&admin, "/api/enable_extension", &id).await;
     assert_eq!(done.extension.unwrap().state, "enabled");
 
     // Revoke live: the next call that needs it is refused, quarantined and audited.
     let metric = [("id", STEADY), ("capability", "system.metrics")];
-    let done: ActionDone = ok(&server, &admin, "/api/revoke_capability", &metric).await;
+    let done: ActionDone = server.ok(&admin, "/api/revoke_capability", &metric).await;
     let after = done.extension.unwrap();
     assert!(!names(&after.granted).contains(&"system.metrics"));
     assert_eq!(names(&after.not_granted), ["system.metrics"]);
@@ -324,7 +296,7 @@ async fn an_admin_manages_an_extension_and_an_auditor_only_looks() {
     assert!(again.contains("does not hold system.metrics"), "{again}");
 
     // Grant it again; enabling lifts the quarantine; the call works.
-    let done: ActionDone = ok(&server, &admin, "/api/grant_capability", &metric).await;
+    let done: ActionDone = server.ok(&admin, "/api/grant_capability", &metric).await;
     assert!(names(&done.extension.unwrap().granted).contains(&"system.metrics"));
     let beyond = refused(
         &server,
@@ -350,17 +322,17 @@ async fn an_admin_manages_an_extension_and_an_auditor_only_looks() {
         unknown.contains("'database.sudo' is not a capability"),
         "{unknown}"
     );
-    let _: ActionDone = ok(&server, &admin, "/api/enable_extension", &id).await;
+    let _: ActionDone = server.ok(&admin, "/api/enable_extension", &id).await;
     assert_eq!(run_steady(&server, "metric").await.unwrap(), "counted");
 
     // An upgrade asking for more waits for an approval, with the diff.
-    let done: ActionDone = ok(
-        &server,
-        &admin,
-        "/api/upgrade_extension",
-        &[("id", STEADY), ("version", "1.1.0")],
-    )
-    .await;
+    let done: ActionDone = server
+        .ok(
+            &admin,
+            "/api/upgrade_extension",
+            &[("id", STEADY), ("version", "1.1.0")],
+        )
+        .await;
     let request = done.request.clone().expect("an approval request");
     assert!(done.extension.is_none());
     assert!(
@@ -398,13 +370,13 @@ async fn an_admin_manages_an_extension_and_an_auditor_only_looks() {
     assert_eq!(new, ["system.background_jobs"]);
 
     // One asking for nothing new is carried out at once; then rolled back.
-    let done: ActionDone = ok(
-        &server,
-        &admin,
-        "/api/upgrade_extension",
-        &[("id", STEADY), ("version", "1.0.1")],
-    )
-    .await;
+    let done: ActionDone = server
+        .ok(
+            &admin,
+            "/api/upgrade_extension",
+            &[("id", STEADY), ("version", "1.0.1")],
+        )
+        .await;
     let upgraded = done.extension.unwrap();
     assert_eq!(
         (
@@ -436,9 +408,9 @@ async fn an_admin_manages_an_extension_and_an_auditor_only_looks() {
     )
     .await;
     assert!(bad.contains("is not a version"), "{bad}");
-    let progress: Option<Value> = ok(&server, &auditor, "/api/extension_progress", &id).await;
+    let progress: Option<Value> = server.ok(&auditor, "/api/extension_progress", &id).await;
     assert!(progress.is_none(), "nothing in flight");
-    let done: ActionDone = ok(&server, &admin, "/api/rollback_extension", &id).await;
+    let done: ActionDone = server.ok(&admin, "/api/rollback_extension", &id).await;
     assert!(done.message.contains("from 1.0.1 to 1.0.0"), "{done:?}");
     assert_eq!(done.extension.unwrap().version, "1.0.0");
     let none_left = refused(&server, &admin, "/api/rollback_extension", &id, 409).await;
@@ -450,13 +422,13 @@ async fn an_admin_manages_an_extension_and_an_auditor_only_looks() {
         enabled,
         "Magflock/steady is enabled; disable it before uninstalling."
     );
-    let _: ActionDone = ok(&server, &admin, "/api/disable_extension", &id).await;
-    let done: ActionDone = ok(&server, &admin, "/api/uninstall_extension", &id).await;
+    let _: ActionDone = server.ok(&admin, "/api/disable_extension", &id).await;
+    let done: ActionDone = server.ok(&admin, "/api/uninstall_extension", &id).await;
     assert!(
         done.message.starts_with("Uninstalled magflock/steady"),
         "{done:?}"
     );
-    let gone: Vec<ExtensionSummary> = ok(&server, &auditor, "/api/list_extensions", &[]).await;
+    let gone: Vec<ExtensionSummary> = server.ok(&auditor, "/api/list_extensions", &[]).await;
     assert!(gone.is_empty());
     let not_installed = refused(&server, &auditor, "/api/get_extension", &id, 404).await;
     assert!(not_installed.contains("not installed"), "{not_installed}");
@@ -527,26 +499,6 @@ async fn next_frame(
     }
 }
 
-/// The session cookie of a fresh sign-in.
-async fn session_cookie(server: &TestServer, email: &str) -> String {
-    let response = reqwest::Client::new()
-        .post(format!("{}/api/login", server.base))
-        .header("origin", &server.base)
-        .form(&[("email", email), ("password", support::PASSWORD)])
-        .send()
-        .await
-        .unwrap();
-    response
-        .headers()
-        .get_all("set-cookie")
-        .iter()
-        .filter_map(|v| v.to_str().ok())
-        .find(|c| c.starts_with("magflock_session="))
-        .and_then(|c| c.split(';').next())
-        .expect("a session cookie")
-        .to_string()
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn health_figures_reach_the_page_and_the_live_feed() {
     let dir = tempfile::tempdir().unwrap();
@@ -557,7 +509,7 @@ async fn health_figures_reach_the_page_and_the_live_feed() {
         assert_eq!(run_steady(&server, "ping").await.unwrap(), "pong");
     }
 
-    let frame: HealthFrame = ok(&server, &auditor, "/api/health_snapshot", &[]).await;
+    let frame: HealthFrame = server.ok(&auditor, "/api/health_snapshot", &[]).await;
     let steady = frame.extensions.iter().find(|e| e.id == STEADY).unwrap();
     assert_eq!(steady.state, "enabled");
     assert!(steady.totals.calls >= 5, "{steady:?}");
@@ -581,15 +533,15 @@ async fn health_figures_reach_the_page_and_the_live_feed() {
     // quarantine the next round raises as an alert, in the health history.
     let lifecycle = server.running().kernel.lifecycle.clone();
     lifecycle.monitor_round().await;
-    let frame: HealthFrame = ok(&server, &auditor, "/api/health_snapshot", &[]).await;
+    let frame: HealthFrame = server.ok(&auditor, "/api/health_snapshot", &[]).await;
     let check = frame.extensions[0].last_check.clone().unwrap();
     assert!(check.healthy && check.problem.is_none(), "{check:?}");
-    let none: Vec<AlertInfo> = ok(&server, &auditor, "/api/health_incidents", &[]).await;
+    let none: Vec<AlertInfo> = server.ok(&auditor, "/api/health_incidents", &[]).await;
     assert!(none.is_empty());
 
     // The live feed: a MagUI session (from this origin) subscribes to the
     // system channels; an API key may not; nobody publishes there.
-    let cookie = session_cookie(&server, AUDITOR).await;
+    let cookie = server.session_cookie(AUDITOR).await;
     let own = [
         ("cookie", cookie.as_str()),
         ("origin", server.base.as_str()),
@@ -629,7 +581,7 @@ async fn health_figures_reach_the_page_and_the_live_feed() {
     // Then an alert arrives on `alerts` as it is raised.
     let admin = server.signed_in(ADMIN).await;
     let metric = [("id", STEADY), ("capability", "system.metrics")];
-    let _: ActionDone = ok(&server, &admin, "/api/revoke_capability", &metric).await;
+    let _: ActionDone = server.ok(&admin, "/api/revoke_capability", &metric).await;
     assert!(run_steady(&server, "metric").await.is_err());
     lifecycle.monitor_round().await;
     let alert = loop {
@@ -643,16 +595,12 @@ async fn health_figures_reach_the_page_and_the_live_feed() {
         (alert.extension.as_str(), alert.kind.as_str()),
         (STEADY, "quarantined")
     );
-    let history: Vec<AlertInfo> = ok(
-        &server,
-        &auditor,
-        "/api/health_incidents",
-        &[("extension", STEADY)],
-    )
-    .await;
+    let history: Vec<AlertInfo> = server
+        .ok(&auditor, "/api/health_incidents", &[("extension", STEADY)])
+        .await;
     assert_eq!(history.len(), 1);
     assert_eq!(history[0].kind, "quarantined");
-    let frame: HealthFrame = ok(&server, &auditor, "/api/health_snapshot", &[]).await;
+    let frame: HealthFrame = server.ok(&auditor, "/api/health_snapshot", &[]).await;
     assert_eq!(frame.extensions[0].state, "quarantined");
     assert!(frame.extensions[0].totals.stopped >= 1);
 
@@ -692,13 +640,9 @@ async fn events_by_category_lag_and_dead_letter_replay() {
     let bus = server.running().kernel.bus.clone();
 
     // Categories count the newest events; a filter keeps one category.
-    let page: EventsPage = ok(
-        &server,
-        &auditor,
-        "/api/recent_events",
-        &[("query[category]", "")],
-    )
-    .await;
+    let page: EventsPage = server
+        .ok(&auditor, "/api/recent_events", &[("query[category]", "")])
+        .await;
     let extension = page
         .categories
         .iter()
@@ -707,26 +651,26 @@ async fn events_by_category_lag_and_dead_letter_replay() {
     assert!(extension.count >= 2, "{page:?}");
     assert!(page.types.iter().any(|t| t.name == "extension.enabled"));
     assert_eq!(page.counted, page.head.min(1000));
-    let only: EventsPage = ok(
-        &server,
-        &auditor,
-        "/api/recent_events",
-        &[("query[category]", "extension")],
-    )
-    .await;
+    let only: EventsPage = server
+        .ok(
+            &auditor,
+            "/api/recent_events",
+            &[("query[category]", "extension")],
+        )
+        .await;
     assert!(!only.events.is_empty());
     assert!(only.events.iter().all(|e| e.category == "extension"));
     assert!(
         only.events.windows(2).all(|w| w[0].seq > w[1].seq),
         "newest first"
     );
-    let typed: EventsPage = ok(
-        &server,
-        &auditor,
-        "/api/recent_events",
-        &[("query[event_type]", "extension.enabled")],
-    )
-    .await;
+    let typed: EventsPage = server
+        .ok(
+            &auditor,
+            "/api/recent_events",
+            &[("query[event_type]", "extension.enabled")],
+        )
+        .await;
     assert!(
         typed
             .events
@@ -751,26 +695,26 @@ async fn events_by_category_lag_and_dead_letter_replay() {
         .unwrap();
         bus.publish(&event).await.unwrap();
     }
-    let first: EventsPage = ok(
-        &server,
-        &auditor,
-        "/api/recent_events",
-        &[("query[event_type]", "api.console_test.tick")],
-    )
-    .await;
+    let first: EventsPage = server
+        .ok(
+            &auditor,
+            "/api/recent_events",
+            &[("query[event_type]", "api.console_test.tick")],
+        )
+        .await;
     assert_eq!(first.events.len(), 50);
     assert_eq!(first.events[0].data, r#"{"n":59}"#);
     let before = first.next_before.expect("an older page").to_string();
-    let second: EventsPage = ok(
-        &server,
-        &auditor,
-        "/api/recent_events",
-        &[
-            ("query[event_type]", "api.console_test.tick"),
-            ("query[before]", &before),
-        ],
-    )
-    .await;
+    let second: EventsPage = server
+        .ok(
+            &auditor,
+            "/api/recent_events",
+            &[
+                ("query[event_type]", "api.console_test.tick"),
+                ("query[before]", &before),
+            ],
+        )
+        .await;
     assert_eq!(second.events.len(), 10);
     assert_eq!(second.events[9].data, r#"{"n":0}"#);
     assert!(second.next_before.is_none());
@@ -782,7 +726,7 @@ async fn events_by_category_lag_and_dead_letter_replay() {
     // Steady's event delivery subscribes it shortly after it starts.
     let mut subscribers: Vec<SubscriberInfo> = Vec::new();
     for _ in 0..100 {
-        subscribers = ok(&server, &auditor, "/api/event_subscribers", &[]).await;
+        subscribers = server.ok(&auditor, "/api/event_subscribers", &[]).await;
         if subscribers.iter().any(|s| s.id == "ext:magflock/steady") {
             break;
         }
@@ -808,19 +752,18 @@ async fn events_by_category_lag_and_dead_letter_replay() {
             break delivery.seq;
         }
     };
-    let letters: Vec<DeadLetterInfo> = ok(
-        &server,
-        &auditor,
-        "/api/dead_letters",
-        &[("subscriber", "console-test")],
-    )
-    .await;
+    let letters: Vec<DeadLetterInfo> = server
+        .ok(
+            &auditor,
+            "/api/dead_letters",
+            &[("subscriber", "console-test")],
+        )
+        .await;
     assert_eq!(letters.len(), 1);
     assert_eq!(letters[0].seq, failed_seq);
     assert_eq!(letters[0].last_error, "handler exploded");
     assert_eq!(letters[0].attempts, 5);
-    let subscribers: Vec<SubscriberInfo> =
-        ok(&server, &auditor, "/api/event_subscribers", &[]).await;
+    let subscribers: Vec<SubscriberInfo> = server.ok(&auditor, "/api/event_subscribers", &[]).await;
     assert_eq!(
         subscribers
             .iter()
@@ -834,7 +777,9 @@ async fn events_by_category_lag_and_dead_letter_replay() {
     let seq = failed_seq.to_string();
     let replay = [("subscriber", "console-test"), ("seq", seq.as_str())];
     refused(&server, &auditor, "/api/requeue_dead_letters", &replay, 403).await;
-    let done: Requeued = ok(&server, &admin, "/api/requeue_dead_letters", &replay).await;
+    let done: Requeued = server
+        .ok(&admin, "/api/requeue_dead_letters", &replay)
+        .await;
     assert_eq!((done.count, done.seq), (1, Some(failed_seq)));
     let entry = &audit(&server, "event.dead_letters_requeued").await[0];
     assert_eq!(
@@ -845,7 +790,7 @@ async fn events_by_category_lag_and_dead_letter_replay() {
         ),
         (ADMIN, Some("console-test"), Outcome::Success)
     );
-    let left: Vec<DeadLetterInfo> = ok(&server, &auditor, "/api/dead_letters", &[]).await;
+    let left: Vec<DeadLetterInfo> = server.ok(&auditor, "/api/dead_letters", &[]).await;
     assert!(left.iter().all(|d| d.subscriber != "console-test"));
     let again = refused(&server, &admin, "/api/requeue_dead_letters", &replay, 404).await;
     assert!(again.contains("no dead letter for event"), "{again}");

@@ -32,35 +32,12 @@ fn s(v: &str) -> String {
     v.to_string()
 }
 
-/// Calls a server function; returns the status and the body.
-async fn call(
-    server: &TestServer,
-    client: &reqwest::Client,
-    path: &str,
-    form: &[(&str, String)],
-) -> (u16, String) {
-    let res = server.call(client, path, form).await;
-    (res.status().as_u16(), res.text().await.unwrap())
-}
-
-/// Calls a server function that must answer 200 and reads its JSON.
-async fn ok<T: serde::de::DeserializeOwned>(
-    server: &TestServer,
-    client: &reqwest::Client,
-    path: &str,
-    form: &[(&str, String)],
-) -> T {
-    let (status, body) = call(server, client, path, form).await;
-    assert_eq!(status, 200, "{path}: {body}");
-    serde_json::from_str(&body).unwrap_or_else(|e| panic!("{path}: {e}: {body}"))
-}
-
 async fn search(
     server: &TestServer,
     client: &reqwest::Client,
-    form: &[(&str, String)],
+    form: &[(&str, &str)],
 ) -> Vec<String> {
-    let found: CatalogResults = ok(server, client, "/api/marketplace_search", form).await;
+    let found: CatalogResults = server.ok(client, "/api/marketplace_search", form).await;
     assert!(found.problems.is_empty(), "{:?}", found.problems);
     found.listings.into_iter().map(|l| l.id).collect()
 }
@@ -95,7 +72,7 @@ async fn the_marketplace_is_searched_and_explains_what_an_extension_may_do() {
     let auditor = server.signed_in(AUDITOR).await;
 
     // Everything, then each filter narrowing it.
-    let all: CatalogResults = ok(&server, &auditor, "/api/marketplace_search", &[]).await;
+    let all: CatalogResults = server.ok(&auditor, "/api/marketplace_search", &[]).await;
     assert_eq!(all.total, 3);
     assert!(all.problems.is_empty(), "{:?}", all.problems);
     assert!(
@@ -106,23 +83,23 @@ async fn the_marketplace_is_searched_and_explains_what_an_extension_may_do() {
     assert_eq!(all.capabilities.len(), Capability::ALL.len());
     let ids = |list: &[&str]| list.iter().map(|v| s(v)).collect::<Vec<_>>();
     assert_eq!(
-        search(&server, &auditor, &[("q", s("naming"))]).await,
+        search(&server, &auditor, &[("q", "naming")]).await,
         ids(&[NAMING])
     );
     assert_eq!(
-        search(&server, &auditor, &[("category", s("database"))]).await,
+        search(&server, &auditor, &[("category", "database")]).await,
         ids(&[NAMING, INSIGHTS])
     );
     assert_eq!(
-        search(&server, &auditor, &[("capability", s("network.outbound"))]).await,
+        search(&server, &auditor, &[("capability", "network.outbound")]).await,
         ids(&[RELAY])
     );
     assert_eq!(
-        search(&server, &auditor, &[("signature", s("first_party"))]).await,
+        search(&server, &auditor, &[("signature", "first_party")]).await,
         ids(&[NAMING, INSIGHTS, RELAY])
     );
     assert!(
-        search(&server, &auditor, &[("signature", s("community"))])
+        search(&server, &auditor, &[("signature", "community")])
             .await
             .is_empty()
     );
@@ -130,30 +107,26 @@ async fn the_marketplace_is_searched_and_explains_what_an_extension_may_do() {
         search(
             &server,
             &auditor,
-            &[("edition", s("ce")), ("q", s("slow queries"))]
+            &[("edition", "ce"), ("q", "slow queries")]
         )
         .await,
         ids(&[INSIGHTS])
     );
     assert!(
-        search(&server, &auditor, &[("edition", s("pro"))])
+        search(&server, &auditor, &[("edition", "pro")])
             .await
             .is_empty()
     );
     // Empty filters (a submitted form with nothing chosen) filter nothing.
     assert_eq!(
-        search(&server, &auditor, &[("q", s("")), ("category", s(""))])
+        search(&server, &auditor, &[("q", ""), ("category", "")])
             .await
             .len(),
         3
     );
-    let (status, body) = call(
-        &server,
-        &auditor,
-        "/api/marketplace_search",
-        &[("edition", s("gold"))],
-    )
-    .await;
+    let (status, body) = server
+        .status(&auditor, "/api/marketplace_search", &[("edition", "gold")])
+        .await;
     assert_eq!(status, 400, "{body}");
     assert!(
         body.contains("Edition 'gold' is not ce (Community) or pro."),
@@ -161,13 +134,9 @@ async fn the_marketplace_is_searched_and_explains_what_an_extension_may_do() {
     );
 
     // The detail: capabilities in plain words with their risk and why.
-    let detail: ListingDetail = ok(
-        &server,
-        &auditor,
-        "/api/marketplace_listing",
-        &[("id", s(NAMING))],
-    )
-    .await;
+    let detail: ListingDetail = server
+        .ok(&auditor, "/api/marketplace_listing", &[("id", NAMING)])
+        .await;
     assert_eq!(detail.summary.signature, SignatureBadge::FirstParty);
     assert_eq!(detail.summary.installed, None);
     assert_eq!(detail.summary.incompatible, None);
@@ -190,13 +159,9 @@ async fn the_marketplace_is_searched_and_explains_what_an_extension_may_do() {
         "{:?}",
         detail.readme_problem
     );
-    let relay: ListingDetail = ok(
-        &server,
-        &auditor,
-        "/api/marketplace_listing",
-        &[("id", s(RELAY))],
-    )
-    .await;
+    let relay: ListingDetail = server
+        .ok(&auditor, "/api/marketplace_listing", &[("id", RELAY)])
+        .await;
     let outbound = relay
         .capabilities
         .iter()
@@ -204,21 +169,21 @@ async fn the_marketplace_is_searched_and_explains_what_an_extension_may_do() {
         .unwrap();
     assert_eq!(outbound.risk, RiskLevel::High);
     assert!(outbound.hosts.contains(&s("hooks.example.com")));
-    let (status, body) = call(
-        &server,
-        &auditor,
-        "/api/marketplace_listing",
-        &[("id", s("magflock/nothing"))],
-    )
-    .await;
+    let (status, body) = server
+        .status(
+            &auditor,
+            "/api/marketplace_listing",
+            &[("id", "magflock/nothing")],
+        )
+        .await;
     assert_eq!(status, 404, "{body}");
-    let (status, _) = call(
-        &server,
-        &auditor,
-        "/api/marketplace_listing",
-        &[("id", s(NAMING)), ("version", s("9.9.9"))],
-    )
-    .await;
+    let (status, _) = server
+        .status(
+            &auditor,
+            "/api/marketplace_listing",
+            &[("id", NAMING), ("version", "9.9.9")],
+        )
+        .await;
     assert_eq!(status, 404);
 
     // The pages render on the server: the filtered list and the detail with
@@ -259,41 +224,37 @@ async fn an_install_waits_for_an_admin_who_grants_a_subset_or_denies() {
     let lifecycle = server.running().kernel.lifecycle.clone();
 
     // Auditors cannot request an install.
-    let (status, _) = call(
-        &server,
-        &auditor,
-        "/api/request_install",
-        &[("id", s(NAMING)), ("enable", s("true"))],
-    )
-    .await;
+    let (status, _) = server
+        .status(
+            &auditor,
+            "/api/request_install",
+            &[("id", NAMING), ("enable", "true")],
+        )
+        .await;
     assert_eq!(status, 403);
 
-    let asked: InstallRequested = ok(
-        &server,
-        &admin,
-        "/api/request_install",
-        &[
-            ("id", s(NAMING)),
-            ("version", s("1.0.0")),
-            ("enable", s("true")),
-        ],
-    )
-    .await;
+    let asked: InstallRequested = server
+        .ok(
+            &admin,
+            "/api/request_install",
+            &[("id", NAMING), ("version", "1.0.0"), ("enable", "true")],
+        )
+        .await;
     assert_eq!(asked.items, [format!("{NAMING} 1.0.0")]);
     assert!(asked.enable);
     // Asking twice is refused while the first waits.
-    let (status, body) = call(
-        &server,
-        &admin,
-        "/api/request_install",
-        &[("id", s(NAMING)), ("enable", s("true"))],
-    )
-    .await;
+    let (status, body) = server
+        .status(
+            &admin,
+            "/api/request_install",
+            &[("id", NAMING), ("enable", "true")],
+        )
+        .await;
     assert_eq!(status, 409, "{body}");
     assert!(body.contains("already waiting for approval"), "{body}");
 
     // The auditor sees it in the queue, with what it asks and who asked.
-    let queue: ApprovalQueue = ok(&server, &auditor, "/api/list_approvals", &[]).await;
+    let queue: ApprovalQueue = server.ok(&auditor, "/api/list_approvals", &[]).await;
     assert_eq!(queue.pending.len(), 1);
     let pending = &queue.pending[0];
     assert_eq!(pending.id, asked.request_id);
@@ -313,46 +274,45 @@ async fn an_install_waits_for_an_admin_who_grants_a_subset_or_denies() {
         pending.items[0].capabilities[0].info.risk,
         RiskLevel::Critical
     );
-    let detail: ListingDetail = ok(
-        &server,
-        &auditor,
-        "/api/marketplace_listing",
-        &[("id", s(NAMING))],
-    )
-    .await;
+    let detail: ListingDetail = server
+        .ok(&auditor, "/api/marketplace_listing", &[("id", NAMING)])
+        .await;
     assert_eq!(
         detail.pending_request.as_deref(),
         Some(asked.request_id.as_str())
     );
 
     // The auditor may look, not decide: refused, and still pending.
-    let subset = vec![
-        ("request_id", asked.request_id.clone()),
-        ("decision", s("approve_selected")),
-        ("grants[]", format!("{NAMING}#api.register_endpoint")),
-        ("comment", s("endpoint only, no admin rights")),
+    let grant = format!("{NAMING}#api.register_endpoint");
+    let subset = [
+        ("request_id", asked.request_id.as_str()),
+        ("decision", "approve_selected"),
+        ("grants[]", grant.as_str()),
+        ("comment", "endpoint only, no admin rights"),
     ];
-    let (status, _) = call(&server, &auditor, "/api/decide_approval", &subset).await;
+    let (status, _) = server
+        .status(&auditor, "/api/decide_approval", &subset)
+        .await;
     assert_eq!(status, 403);
-    let still: ApprovalQueue = ok(&server, &auditor, "/api/list_approvals", &[]).await;
+    let still: ApprovalQueue = server.ok(&auditor, "/api/list_approvals", &[]).await;
     assert_eq!(still.pending.len(), 1);
     assert!(lifecycle.extension(NAMING).await.is_err());
     // A capability the plan does not ask for cannot be slipped in.
-    let (status, body) = call(
-        &server,
-        &admin,
-        "/api/decide_approval",
-        &[
-            ("request_id", asked.request_id.clone()),
-            ("decision", s("approve_selected")),
-            ("grants[]", format!("{NAMING}#network.outbound")),
-        ],
-    )
-    .await;
+    let (status, body) = server
+        .status(
+            &admin,
+            "/api/decide_approval",
+            &[
+                ("request_id", &asked.request_id),
+                ("decision", "approve_selected"),
+                ("grants[]", &format!("{NAMING}#network.outbound")),
+            ],
+        )
+        .await;
     assert_eq!(status, 400, "{body}");
 
     // The admin grants the endpoint capability only.
-    let decided: DecisionResult = ok(&server, &admin, "/api/decide_approval", &subset).await;
+    let decided: DecisionResult = server.ok(&admin, "/api/decide_approval", &subset).await;
     assert_eq!(decided.request.state, RequestState::Completed);
     assert_eq!(decided.extensions.len(), 1);
     let outcome = &decided.extensions[0];
@@ -406,7 +366,7 @@ async fn an_install_waits_for_an_admin_who_grants_a_subset_or_denies() {
     );
 
     // The history says who decided, why and what was granted; the card shows it installed.
-    let queue: ApprovalQueue = ok(&server, &auditor, "/api/list_approvals", &[]).await;
+    let queue: ApprovalQueue = server.ok(&auditor, "/api/list_approvals", &[]).await;
     assert!(queue.pending.is_empty());
     let done = &queue.history[0];
     assert_eq!(done.decided_by.as_deref(), Some(ADMIN));
@@ -416,52 +376,41 @@ async fn an_install_waits_for_an_admin_who_grants_a_subset_or_denies() {
     );
     let granted = done.granted.as_ref().unwrap();
     assert_eq!(granted[0].capabilities, ["api.register_endpoint"]);
-    let found: CatalogResults = ok(
-        &server,
-        &auditor,
-        "/api/marketplace_search",
-        &[("q", s("naming"))],
-    )
-    .await;
+    let found: CatalogResults = server
+        .ok(&auditor, "/api/marketplace_search", &[("q", "naming")])
+        .await;
     assert_eq!(found.listings[0].installed.as_deref(), Some("1.0.0"));
     // A decided request cannot be decided again.
-    let (status, body) = call(
-        &server,
-        &admin,
-        "/api/decide_approval",
-        &[
-            ("request_id", asked.request_id.clone()),
-            ("decision", s("deny")),
-        ],
-    )
-    .await;
+    let (status, body) = server
+        .status(
+            &admin,
+            "/api/decide_approval",
+            &[("request_id", &asked.request_id), ("decision", "deny")],
+        )
+        .await;
     assert_eq!(status, 409, "{body}");
 
     // Deny: nothing is installed, the comment is kept.
     let owner = server.signed_in(OWNER).await;
-    let asked: InstallRequested = ok(
-        &server,
-        &owner,
-        "/api/request_install",
-        &[("id", s(INSIGHTS))],
-    )
-    .await;
+    let asked: InstallRequested = server
+        .ok(&owner, "/api/request_install", &[("id", INSIGHTS)])
+        .await;
     assert!(!asked.enable);
-    let denied: DecisionResult = ok(
-        &server,
-        &owner,
-        "/api/decide_approval",
-        &[
-            ("request_id", asked.request_id.clone()),
-            ("decision", s("deny")),
-            ("comment", s("not needed here")),
-        ],
-    )
-    .await;
+    let denied: DecisionResult = server
+        .ok(
+            &owner,
+            "/api/decide_approval",
+            &[
+                ("request_id", &asked.request_id),
+                ("decision", "deny"),
+                ("comment", "not needed here"),
+            ],
+        )
+        .await;
     assert_eq!(denied.request.state, RequestState::Denied);
     assert!(denied.extensions.is_empty());
     assert!(lifecycle.extension(INSIGHTS).await.is_err());
-    let queue: ApprovalQueue = ok(&server, &auditor, "/api/list_approvals", &[]).await;
+    let queue: ApprovalQueue = server.ok(&auditor, "/api/list_approvals", &[]).await;
     let last = &queue.history[0];
     assert_eq!(
         (
@@ -501,13 +450,13 @@ async fn an_upgrade_shows_what_is_new_against_what_is_granted_today() {
     let lifecycle = server.running().kernel.lifecycle.clone();
 
     // An older version's page, with every version listed.
-    let old: ListingDetail = ok(
-        &server,
-        &admin,
-        "/api/marketplace_listing",
-        &[("id", s(STEADY)), ("version", s("1.0.0"))],
-    )
-    .await;
+    let old: ListingDetail = server
+        .ok(
+            &admin,
+            "/api/marketplace_listing",
+            &[("id", STEADY), ("version", "1.0.0")],
+        )
+        .await;
     assert_eq!(old.summary.version, "1.0.0");
     assert_eq!(old.newest, "1.1.0");
     let versions: Vec<&str> = old.versions.iter().map(|v| v.version.as_str()).collect();
@@ -520,28 +469,21 @@ async fn an_upgrade_shows_what_is_new_against_what_is_granted_today() {
     assert!(!outbound.hosts.is_empty());
 
     // Install 1.0.0 with everything it asks.
-    let asked: InstallRequested = ok(
-        &server,
-        &admin,
-        "/api/request_install",
-        &[
-            ("id", s(STEADY)),
-            ("version", s("1.0.0")),
-            ("enable", s("true")),
-        ],
-    )
-    .await;
+    let asked: InstallRequested = server
+        .ok(
+            &admin,
+            "/api/request_install",
+            &[("id", STEADY), ("version", "1.0.0"), ("enable", "true")],
+        )
+        .await;
     assert_eq!(asked.version, "1.0.0");
-    let approved: DecisionResult = ok(
-        &server,
-        &admin,
-        "/api/decide_approval",
-        &[
-            ("request_id", asked.request_id.clone()),
-            ("decision", s("approve")),
-        ],
-    )
-    .await;
+    let approved: DecisionResult = server
+        .ok(
+            &admin,
+            "/api/decide_approval",
+            &[("request_id", &asked.request_id), ("decision", "approve")],
+        )
+        .await;
     assert_eq!(approved.extensions[0].state, "enabled");
     let granted_before = lifecycle.extension(STEADY).await.unwrap().granted;
     assert_eq!(approved.extensions[0].granted, granted_before);
@@ -560,7 +502,7 @@ async fn an_upgrade_shows_what_is_new_against_what_is_granted_today() {
     else {
         panic!("an upgrade asking for a new capability must wait for approval");
     };
-    let queue: ApprovalQueue = ok(&server, &admin, "/api/list_approvals", &[]).await;
+    let queue: ApprovalQueue = server.ok(&admin, "/api/list_approvals", &[]).await;
     let upgrade = queue.pending.iter().find(|r| r.id == request.id).unwrap();
     assert_eq!(upgrade.kind, "upgrade");
     let item = &upgrade.items[0];
@@ -587,16 +529,13 @@ async fn an_upgrade_shows_what_is_new_against_what_is_granted_today() {
     assert!(page.contains("1.0.0 → 1.1.0"));
 
     // Approving everything carries the upgrade out.
-    let done: DecisionResult = ok(
-        &server,
-        &admin,
-        "/api/decide_approval",
-        &[
-            ("request_id", request.id.clone()),
-            ("decision", s("approve")),
-        ],
-    )
-    .await;
+    let done: DecisionResult = server
+        .ok(
+            &admin,
+            "/api/decide_approval",
+            &[("request_id", &request.id), ("decision", "approve")],
+        )
+        .await;
     assert_eq!(done.request.state, RequestState::Completed);
     let view = lifecycle.extension(STEADY).await.unwrap();
     assert_eq!(view.version, "1.1.0");

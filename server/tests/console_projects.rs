@@ -42,20 +42,6 @@ fn suffix() -> String {
     format!("{:x}{:x}", std::process::id(), nanos & 0xffff_ffff)
 }
 
-async fn call(
-    server: &TestServer,
-    client: &reqwest::Client,
-    path: &str,
-    form: &[(&str, &str)],
-) -> (u16, Value) {
-    let form: Vec<(&str, String)> = form.iter().map(|(k, v)| (*k, v.to_string())).collect();
-    let res = server.call(client, path, &form).await;
-    let status = res.status().as_u16();
-    let text = res.text().await.unwrap();
-    let body = serde_json::from_str(&text).unwrap_or(Value::String(text));
-    (status, body)
-}
-
 /// The `Invalid` error's (field, message).
 fn invalid(body: &Value) -> (String, String) {
     let e = &body["Invalid"];
@@ -114,23 +100,27 @@ async fn exercise(server: &TestServer, postgres: bool) {
     let anonymous = server.client();
     let engine = if postgres { "postgres" } else { "sqlite" };
 
-    let (status, list) = call(server, &auditor, "/api/list_projects", &[]).await;
+    let (status, list) = server
+        .status_json(&auditor, "/api/list_projects", &[])
+        .await;
     assert_eq!(status, 200, "{list}");
     assert_eq!(list["engine"], engine);
     assert_eq!(list["projects"], json!([]));
-    let (status, _) = call(server, &anonymous, "/api/list_projects", &[]).await;
+    let (status, _) = server
+        .status_json(&anonymous, "/api/list_projects", &[])
+        .await;
     assert_eq!(status, 401);
 
     // The extension's filter denies: the reason is on the name field, and
     // nothing was created (MagDS's own before_db_create never ran).
     let refused = format!("magflock_{}", suffix());
-    let (status, body) = call(
-        server,
-        &owner,
-        "/api/create_project",
-        &[("name", &refused), ("region", "")],
-    )
-    .await;
+    let (status, body) = server
+        .status_json(
+            &owner,
+            "/api/create_project",
+            &[("name", &refused), ("region", "")],
+        )
+        .await;
     assert_eq!(status, 400, "{body}");
     let (field, message) = invalid(&body);
     assert_eq!(field, "name", "{body}");
@@ -140,7 +130,7 @@ async fn exercise(server: &TestServer, postgres: bool) {
             && message.contains("forbidden_prefixes"),
         "{message}"
     );
-    let (_, list) = call(server, &owner, "/api/list_projects", &[]).await;
+    let (_, list) = server.status_json(&owner, "/api/list_projects", &[]).await;
     assert_eq!(
         list["projects"],
         json!([]),
@@ -161,48 +151,50 @@ async fn exercise(server: &TestServer, postgres: bool) {
     assert!(denied[0].detail.contains(NAMING), "{}", denied[0].detail);
 
     // MagUI's own checks come first; auditors may not create.
-    let (status, body) = call(
-        server,
-        &owner,
-        "/api/create_project",
-        &[("name", "Shop"), ("region", "")],
-    )
-    .await;
+    let (status, body) = server
+        .status_json(
+            &owner,
+            "/api/create_project",
+            &[("name", "Shop"), ("region", "")],
+        )
+        .await;
     assert_eq!((status, invalid(&body).0.as_str()), (400, "name"), "{body}");
-    let (status, body) = call(
-        server,
-        &owner,
-        "/api/create_project",
-        &[("name", "fine_name"), ("region", "eu west")],
-    )
-    .await;
+    let (status, body) = server
+        .status_json(
+            &owner,
+            "/api/create_project",
+            &[("name", "fine_name"), ("region", "eu west")],
+        )
+        .await;
     assert_eq!(
         (status, invalid(&body).0.as_str()),
         (400, "region"),
         "{body}"
     );
     let name = format!("shop_{}", suffix());
-    let (status, _) = call(
-        server,
-        &auditor,
-        "/api/create_project",
-        &[("name", &name), ("region", "")],
-    )
-    .await;
+    let (status, _) = server
+        .status_json(
+            &auditor,
+            "/api/create_project",
+            &[("name", &name), ("region", "")],
+        )
+        .await;
     assert_eq!(status, 403);
 
-    let (status, created) = call(
-        server,
-        &owner,
-        "/api/create_project",
-        &[("name", &name), ("region", "eu-west-1")],
-    )
-    .await;
+    let (status, created) = server
+        .status_json(
+            &owner,
+            "/api/create_project",
+            &[("name", &name), ("region", "eu-west-1")],
+        )
+        .await;
     assert_eq!(status, 200, "{created}");
     assert_eq!(created["name"], name.as_str());
     assert_eq!(created["owner"], OWNER);
     let project_id = created["id"].as_str().unwrap().to_string();
-    let (_, list) = call(server, &auditor, "/api/list_projects", &[]).await;
+    let (_, list) = server
+        .status_json(&auditor, "/api/list_projects", &[])
+        .await;
     assert_eq!(list["projects"][0]["name"], name.as_str(), "{list}");
     let entries = audit_of(server, "project.created", &name).await;
     assert_eq!(
@@ -213,17 +205,19 @@ async fn exercise(server: &TestServer, postgres: bool) {
     assert_eq!(entries[0].outcome, Outcome::Success);
     assert_eq!(entries[0].actor_label, OWNER);
     assert!(entries[0].detail.contains("eu-west-1"));
-    let (status, body) = call(
-        server,
-        &owner,
-        "/api/create_project",
-        &[("name", &name), ("region", "")],
-    )
-    .await;
+    let (status, body) = server
+        .status_json(
+            &owner,
+            "/api/create_project",
+            &[("name", &name), ("region", "")],
+        )
+        .await;
     assert_eq!((status, invalid(&body).0.as_str()), (400, "name"), "{body}");
     assert!(invalid(&body).1.contains("already exists"), "{body}");
 
-    let (status, detail) = call(server, &auditor, "/api/get_project", &[("name", &name)]).await;
+    let (status, detail) = server
+        .status_json(&auditor, "/api/get_project", &[("name", &name)])
+        .await;
     assert_eq!(status, 200, "{detail}");
     assert_eq!(detail["engine"], engine);
     assert_eq!(detail["migrations"], json!([]));
@@ -247,9 +241,13 @@ async fn exercise(server: &TestServer, postgres: bool) {
         ("migration", "001_orders"),
         ("sql", sql.as_str()),
     ];
-    let (status, _) = call(server, &auditor, "/api/run_migration", &migrate).await;
+    let (status, _) = server
+        .status_json(&auditor, "/api/run_migration", &migrate)
+        .await;
     assert_eq!(status, 403);
-    let (status, outcome) = call(server, &owner, "/api/run_migration", &migrate).await;
+    let (status, outcome) = server
+        .status_json(&owner, "/api/run_migration", &migrate)
+        .await;
     assert_eq!(status, 200, "{outcome}");
     let schema = if postgres { "public" } else { "main" };
     assert_eq!(
@@ -266,7 +264,9 @@ async fn exercise(server: &TestServer, postgres: bool) {
     assert_eq!(applied[0].actor_label, OWNER);
     assert!(applied[0].detail.contains("001_orders"));
 
-    let (status, body) = call(server, &owner, "/api/run_migration", &migrate).await;
+    let (status, body) = server
+        .status_json(&owner, "/api/run_migration", &migrate)
+        .await;
     assert_eq!(
         (status, invalid(&body).0.as_str()),
         (400, "migration"),
@@ -277,7 +277,9 @@ async fn exercise(server: &TestServer, postgres: bool) {
         ("migration", "002_broken"),
         ("sql", "CREATE TABLE orders (id INTEGER)"),
     ];
-    let (status, body) = call(server, &owner, "/api/run_migration", &broken).await;
+    let (status, body) = server
+        .status_json(&owner, "/api/run_migration", &broken)
+        .await;
     assert_eq!((status, invalid(&body).0.as_str()), (400, "sql"), "{body}");
     assert!(invalid(&body).1.contains("orders"), "{body}");
     let failed = audit_of(server, "project.migration_applied", &name).await;
@@ -290,8 +292,9 @@ async fn exercise(server: &TestServer, postgres: bool) {
 
     // The explorer shows the table, its columns and index, and on
     // PostgreSQL its policy.
-    let (status, described) =
-        call(server, &auditor, "/api/describe_schema", &[("name", &name)]).await;
+    let (status, described) = server
+        .status_json(&auditor, "/api/describe_schema", &[("name", &name)])
+        .await;
     assert_eq!(status, 200, "{described}");
     let tables = described["tables"].as_array().unwrap();
     assert_eq!(
@@ -346,7 +349,9 @@ async fn exercise(server: &TestServer, postgres: bool) {
         ("schema", schema),
         ("table", "orders"),
     ];
-    let (status, views) = call(server, &auditor, "/api/schema_explorer_views", &explore).await;
+    let (status, views) = server
+        .status_json(&auditor, "/api/schema_explorer_views", &explore)
+        .await;
     assert_eq!(status, 200, "{views}");
     let views = views.as_array().unwrap().clone();
     assert_eq!(views.len(), 1, "{views:?}");
@@ -369,7 +374,9 @@ async fn exercise(server: &TestServer, postgres: bool) {
         ("schema", schema),
         ("table", "nothing"),
     ];
-    let (status, _) = call(server, &auditor, "/api/schema_explorer_views", &missing).await;
+    let (status, _) = server
+        .status_json(&auditor, "/api/schema_explorer_views", &missing)
+        .await;
     assert_eq!(status, 404);
 
     // The pages render on the server for an auditor, with the tab.
@@ -403,37 +410,45 @@ async fn exercise(server: &TestServer, postgres: bool) {
         )
         .await
         .unwrap();
-    let (status, views) = call(server, &auditor, "/api/schema_explorer_views", &explore).await;
+    let (status, views) = server
+        .status_json(&auditor, "/api/schema_explorer_views", &explore)
+        .await;
     assert_eq!(status, 200, "{views}");
     assert_eq!(views, json!([]), "no tab without ui.modify_schema");
 
     // Deleting needs the name typed again, and an admin.
-    let (status, body) = call(
-        server,
-        &owner,
-        "/api/delete_project",
-        &[("name", &name), ("confirm", "shop")],
-    )
-    .await;
+    let (status, body) = server
+        .status_json(
+            &owner,
+            "/api/delete_project",
+            &[("name", &name), ("confirm", "shop")],
+        )
+        .await;
     assert_eq!(
         (status, invalid(&body).0.as_str()),
         (400, "confirm"),
         "{body}"
     );
     let confirm = [("name", name.as_str()), ("confirm", name.as_str())];
-    let (status, _) = call(server, &auditor, "/api/delete_project", &confirm).await;
+    let (status, _) = server
+        .status_json(&auditor, "/api/delete_project", &confirm)
+        .await;
     assert_eq!(status, 403);
-    let (status, body) = call(server, &owner, "/api/delete_project", &confirm).await;
+    let (status, body) = server
+        .status_json(&owner, "/api/delete_project", &confirm)
+        .await;
     assert_eq!(status, 200, "{body}");
     assert_eq!(body, json!(name));
-    let (_, list) = call(server, &owner, "/api/list_projects", &[]).await;
+    let (_, list) = server.status_json(&owner, "/api/list_projects", &[]).await;
     assert_eq!(list["projects"], json!([]));
     let deleted = audit_of(server, "project.deleted", &name).await;
     assert_eq!(deleted.len(), 1, "{deleted:?}");
     assert_eq!(deleted[0].outcome, Outcome::Success);
     assert_eq!(deleted[0].actor_label, OWNER);
     assert!(deleted[0].detail.contains(&project_id));
-    let (status, _) = call(server, &owner, "/api/get_project", &[("name", &name)]).await;
+    let (status, _) = server
+        .status_json(&owner, "/api/get_project", &[("name", &name)])
+        .await;
     assert_eq!(status, 404);
 }
 

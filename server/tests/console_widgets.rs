@@ -32,29 +32,6 @@ fn s(v: &str) -> String {
     v.to_string()
 }
 
-async fn ok<T: serde::de::DeserializeOwned>(
-    server: &TestServer,
-    client: &reqwest::Client,
-    path: &str,
-    form: &[(&str, String)],
-) -> T {
-    let res = server.call(client, path, form).await;
-    let status = res.status().as_u16();
-    let body = res.text().await.unwrap();
-    assert_eq!(status, 200, "{path}: {body}");
-    serde_json::from_str(&body).unwrap_or_else(|e| panic!("{path}: {e}: {body}"))
-}
-
-async fn status(
-    server: &TestServer,
-    client: &reqwest::Client,
-    path: &str,
-    form: &[(&str, String)],
-) -> (u16, String) {
-    let res = server.call(client, path, form).await;
-    (res.status().as_u16(), res.text().await.unwrap())
-}
-
 /// What lookout heard, from its own `told` command (run as the kernel would).
 async fn told(server: &TestServer) -> Value {
     let loaded = server.running().kernel.sandbox.get(LOOKOUT).unwrap();
@@ -75,7 +52,7 @@ async fn widgets_render_arrange_and_follow_live_grants(server: TestServer) -> Te
     let admin = server.signed_in(ADMIN).await;
     let auditor = server.signed_in(AUDITOR).await;
 
-    let board: DashboardView = ok(&server, &admin, "/api/dashboard_widgets", &[]).await;
+    let board: DashboardView = server.ok(&admin, "/api/dashboard_widgets", &[]).await;
     let keys: Vec<&str> = board.widgets.iter().map(|w| w.key.as_str()).collect();
     assert_eq!(
         keys,
@@ -95,7 +72,7 @@ async fn widgets_render_arrange_and_follow_live_grants(server: TestServer) -> Te
     );
     assert_eq!(told(&server).await["register_widget"], 1);
 
-    let seen: DashboardView = ok(&server, &auditor, "/api/dashboard_widgets", &[]).await;
+    let seen: DashboardView = server.ok(&auditor, "/api/dashboard_widgets", &[]).await;
     assert!(!seen.can_act, "auditors look, they do not act");
 
     // The admin's arrangement is the admin's own.
@@ -106,15 +83,15 @@ async fn widgets_render_arrange_and_follow_live_grants(server: TestServer) -> Te
         ],
         hidden: vec![s("magflock/lookout#malformed")],
     };
-    let saved: DashboardLayout = ok(
-        &server,
-        &admin,
-        "/api/save_dashboard_layout",
-        &[("layout", serde_json::to_string(&layout).unwrap())],
-    )
-    .await;
+    let saved: DashboardLayout = server
+        .ok(
+            &admin,
+            "/api/save_dashboard_layout",
+            &[("layout", &serde_json::to_string(&layout).unwrap())],
+        )
+        .await;
     assert_eq!(saved, layout);
-    let board: DashboardView = ok(&server, &admin, "/api/dashboard_widgets", &[]).await;
+    let board: DashboardView = server.ok(&admin, "/api/dashboard_widgets", &[]).await;
     let arranged: Vec<(&str, bool)> = board
         .widgets
         .iter()
@@ -128,47 +105,42 @@ async fn widgets_render_arrange_and_follow_live_grants(server: TestServer) -> Te
             ("magflock/lookout#malformed", true)
         ]
     );
-    let theirs: DashboardView = ok(&server, &auditor, "/api/dashboard_widgets", &[]).await;
+    let theirs: DashboardView = server.ok(&auditor, "/api/dashboard_widgets", &[]).await;
     assert_eq!(theirs.widgets[0].key, "magflock/lookout#recent-actions");
-    let (code, body) = status(
-        &server,
-        &admin,
-        "/api/save_dashboard_layout",
-        &[("layout", s(r#"{"order": "steady"}"#))],
-    )
-    .await;
+    let (code, body) = server
+        .status(
+            &admin,
+            "/api/save_dashboard_layout",
+            &[("layout", r#"{"order": "steady"}"#)],
+        )
+        .await;
     assert_eq!(code, 400, "{body}");
     assert!(body.contains("layout"), "{body}");
 
-    // The layout save was a user action: audited, and offered to lookout.
-    let board: DashboardView = ok(&server, &admin, "/api/dashboard_widgets", &[]).await;
-    let mut heard = false;
+    // The layout save was a user action: audited, and offered to lookout,
+    // whose widget lists it once its queue has delivered it (wait for that
+    // very action: the install's actions may have reached it first).
+    let mut rows = Vec::new();
     for _ in 0..50 {
-        if told(&server).await["actions"].as_u64().unwrap_or(0) > 0 {
-            heard = true;
+        let board: DashboardView = server.ok(&admin, "/api/dashboard_widgets", &[]).await;
+        let recent = board
+            .widgets
+            .iter()
+            .find(|w| w.key == "magflock/lookout#recent-actions")
+            .unwrap();
+        let Ok(ViewNode::Table { rows: listed, .. }) = &recent.view else {
+            panic!("{:?}", recent.view)
+        };
+        rows = listed.clone();
+        if rows.iter().any(|r| r[0] == "ui.dashboard_layout_saved") {
             break;
         }
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
-    assert!(heard, "on_user_action reached lookout");
-    let recent = board
-        .widgets
-        .iter()
-        .find(|w| w.key == "magflock/lookout#recent-actions")
-        .unwrap();
-    assert!(recent.view.is_ok());
-    let board: DashboardView = ok(&server, &admin, "/api/dashboard_widgets", &[]).await;
-    let recent = board
-        .widgets
-        .iter()
-        .find(|w| w.key == "magflock/lookout#recent-actions")
-        .unwrap();
-    let Ok(ViewNode::Table { rows, .. }) = &recent.view else {
-        panic!("{:?}", recent.view)
-    };
+    assert!(told(&server).await["actions"].as_u64().unwrap_or(0) > 0);
     assert!(
         rows.iter().any(|r| r[0] == "ui.dashboard_layout_saved"),
-        "{rows:?}"
+        "on_user_action reached lookout: {rows:?}"
     );
 
     // A live revoke of ui.register_widget takes steady's widget away at once.
@@ -183,7 +155,7 @@ async fn widgets_render_arrange_and_follow_live_grants(server: TestServer) -> Te
         )
         .await
         .unwrap();
-    let board: DashboardView = ok(&server, &admin, "/api/dashboard_widgets", &[]).await;
+    let board: DashboardView = server.ok(&admin, "/api/dashboard_widgets", &[]).await;
     assert!(board.widgets.iter().all(|w| w.extension != STEADY));
     server
 }
@@ -195,7 +167,7 @@ async fn panels_run_only_declared_commands_for_admins(server: TestServer) -> Tes
     let admin = server.signed_in(ADMIN).await;
     let auditor = server.signed_in(AUDITOR).await;
 
-    let panels: Vec<PanelLink> = ok(&server, &auditor, "/api/list_panels", &[]).await;
+    let panels: Vec<PanelLink> = server.ok(&auditor, "/api/list_panels", &[]).await;
     assert_eq!(
         panels,
         [PanelLink {
@@ -207,13 +179,13 @@ async fn panels_run_only_declared_commands_for_admins(server: TestServer) -> Tes
     assert_eq!(panels[0].href(), "/panels/magflock/lookout/notes");
     assert_eq!(told(&server).await["register_panel"], 1);
 
-    let panel: PanelView = ok(
-        &server,
-        &admin,
-        "/api/render_panel",
-        &[("extension", s(LOOKOUT)), ("panel", s("notes"))],
-    )
-    .await;
+    let panel: PanelView = server
+        .ok(
+            &admin,
+            "/api/render_panel",
+            &[("extension", LOOKOUT), ("panel", "notes")],
+        )
+        .await;
     assert!(panel.can_act);
     let Ok(view) = &panel.view else {
         panic!("{:?}", panel.view)
@@ -222,21 +194,23 @@ async fn panels_run_only_declared_commands_for_admins(server: TestServer) -> Tes
 
     // The form's command, as the browser sends it.
     let form = [
-        ("extension", s(LOOKOUT)),
-        ("command", s("add-note")),
-        ("args", s(r#"["text=Rotate the keys on Friday"]"#)),
+        ("extension", LOOKOUT),
+        ("command", "add-note"),
+        ("args", r#"["text=Rotate the keys on Friday"]"#),
     ];
-    let (code, _) = status(&server, &auditor, "/api/run_view_command", &form).await;
+    let (code, _) = server
+        .status(&auditor, "/api/run_view_command", &form)
+        .await;
     assert_eq!(code, 403, "an auditor cannot run it");
-    let output: String = ok(&server, &admin, "/api/run_view_command", &form).await;
+    let output: String = server.ok(&admin, "/api/run_view_command", &form).await;
     assert_eq!(output, "Noted: Rotate the keys on Friday");
-    let panel: PanelView = ok(
-        &server,
-        &auditor,
-        "/api/render_panel",
-        &[("extension", s(LOOKOUT)), ("panel", s("notes"))],
-    )
-    .await;
+    let panel: PanelView = server
+        .ok(
+            &auditor,
+            "/api/render_panel",
+            &[("extension", LOOKOUT), ("panel", "notes")],
+        )
+        .await;
     assert!(!panel.can_act);
     let Ok(ViewNode::Stack { children }) = &panel.view else {
         panic!("{:?}", panel.view)
@@ -250,30 +224,30 @@ async fn panels_run_only_declared_commands_for_admins(server: TestServer) -> Tes
     );
 
     // Only commands the signed manifest declares, with the guest's own refusal as a 409.
-    let (code, body) = status(
-        &server,
-        &admin,
-        "/api/run_view_command",
-        &[
-            ("extension", s(LOOKOUT)),
-            ("command", s("format-disk")),
-            ("args", s("[]")),
-        ],
-    )
-    .await;
+    let (code, body) = server
+        .status(
+            &admin,
+            "/api/run_view_command",
+            &[
+                ("extension", LOOKOUT),
+                ("command", "format-disk"),
+                ("args", "[]"),
+            ],
+        )
+        .await;
     assert_eq!(code, 400, "{body}");
     assert!(body.contains("declares no command 'format-disk'"), "{body}");
-    let (code, body) = status(
-        &server,
-        &admin,
-        "/api/run_view_command",
-        &[
-            ("extension", s(LOOKOUT)),
-            ("command", s("add-note")),
-            ("args", s("[]")),
-        ],
-    )
-    .await;
+    let (code, body) = server
+        .status(
+            &admin,
+            "/api/run_view_command",
+            &[
+                ("extension", LOOKOUT),
+                ("command", "add-note"),
+                ("args", "[]"),
+            ],
+        )
+        .await;
     assert_eq!(code, 409, "{body}");
     assert!(body.contains("write a note first"), "{body}");
 
@@ -310,16 +284,16 @@ async fn panels_run_only_declared_commands_for_admins(server: TestServer) -> Tes
         )
         .await
         .unwrap();
-    let (code, body) = status(
-        &server,
-        &admin,
-        "/api/render_panel",
-        &[("extension", s(LOOKOUT)), ("panel", s("notes"))],
-    )
-    .await;
+    let (code, body) = server
+        .status(
+            &admin,
+            "/api/render_panel",
+            &[("extension", LOOKOUT), ("panel", "notes")],
+        )
+        .await;
     assert_eq!(code, 404, "{body}");
     assert!(body.contains("ui.register_panel"), "{body}");
-    let panels: Vec<PanelLink> = ok(&server, &admin, "/api/list_panels", &[]).await;
+    let panels: Vec<PanelLink> = server.ok(&admin, "/api/list_panels", &[]).await;
     assert!(panels.is_empty());
     server
 }

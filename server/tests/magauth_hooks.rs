@@ -53,16 +53,6 @@ async fn kept_until(server: &TestServer, key: &str, done: impl Fn(&[Value]) -> b
     kept(server, key).await
 }
 
-async fn status_of(server: &TestServer, client: &reqwest::Client, path: &str) -> (u16, Value) {
-    let response = server.call(client, path, &[]).await;
-    let status = response.status().as_u16();
-    let text = response.text().await.unwrap();
-    (
-        status,
-        serde_json::from_str(&text).unwrap_or(Value::String(text)),
-    )
-}
-
 async fn define_role(server: &TestServer, args: &[&str]) -> Result<String, String> {
     warden_command(server, "define-role", args).await
 }
@@ -183,7 +173,9 @@ async fn permission_resolver_narrows_but_never_widens(server: TestServer) -> Tes
     let auditor = server.signed_in("auditor@example.test").await;
 
     // The platform allows it; the warden denies it: refused and audited.
-    let (status, _) = status_of(&server, &auditor, "/api/verify_audit_chain").await;
+    let (status, _) = server
+        .status_json(&auditor, "/api/verify_audit_chain", &[])
+        .await;
     assert_eq!(status, 403);
     let denied = server
         .running()
@@ -203,20 +195,25 @@ async fn permission_resolver_narrows_but_never_widens(server: TestServer) -> Tes
 
     // Others are still allowed (the warden's try to widen changes nothing).
     assert_eq!(
-        status_of(&server, &owner, "/api/verify_audit_chain")
+        server
+            .status_json(&owner, "/api/verify_audit_chain", &[])
             .await
             .0,
         200
     );
     assert_eq!(
-        status_of(&server, &auditor, "/api/dashboard_summary")
+        server
+            .status_json(&auditor, "/api/dashboard_summary", &[])
             .await
             .0,
         200
     );
 
     // A platform refusal stands and is never offered to the resolver.
-    assert_eq!(status_of(&server, &auditor, "/api/list_users").await.0, 403);
+    assert_eq!(
+        server.status_json(&auditor, "/api/list_users", &[]).await.0,
+        403
+    );
     let seen = kept(&server, "resolver_seen").await;
     assert!(seen.contains(&json!("/api/dashboard_summary")), "{seen:?}");
     assert!(!seen.contains(&json!("/api/list_users")), "{seen:?}");
@@ -323,7 +320,8 @@ async fn audit_emitter_hears_every_entry_once_but_never_its_own_work(
     // permission_resolver run, the gateway's refusal of an auditor).
     let owner = server.signed_in("owner@example.test").await;
     assert_eq!(
-        status_of(&server, &owner, "/api/verify_audit_chain")
+        server
+            .status_json(&owner, "/api/verify_audit_chain", &[])
             .await
             .0,
         200
@@ -401,7 +399,9 @@ async fn role_templates_are_stored_listed_and_announced(server: TestServer) -> T
     assert!(err.contains("platform role"), "{err}");
 
     let admin = server.signed_in("admin@example.test").await;
-    let (status, list) = status_of(&server, &admin, "/api/list_role_templates").await;
+    let (status, list) = server
+        .status_json(&admin, "/api/list_role_templates", &[])
+        .await;
     assert_eq!(status, 200, "{list}");
     assert_eq!(
         list,
@@ -409,7 +409,8 @@ async fn role_templates_are_stored_listed_and_announced(server: TestServer) -> T
     );
     let auditor = server.signed_in("auditor@example.test").await;
     assert_eq!(
-        status_of(&server, &auditor, "/api/list_role_templates")
+        server
+            .status_json(&auditor, "/api/list_role_templates", &[])
             .await
             .0,
         403
@@ -427,7 +428,9 @@ async fn role_templates_are_stored_listed_and_announced(server: TestServer) -> T
 async fn sign_in_providers_are_checked_listed_and_registered(server: TestServer) -> TestServer {
     let server = with_warden(server).await;
     let admin = server.signed_in("admin@example.test").await;
-    let (status, list) = status_of(&server, &admin, "/api/list_sign_in_providers").await;
+    let (status, list) = server
+        .status_json(&admin, "/api/list_sign_in_providers", &[])
+        .await;
     assert_eq!(status, 200, "{list}");
     // The configuration's secret is never shown.
     assert!(!list.to_string().contains("warden-secret"), "{list}");
@@ -489,7 +492,8 @@ async fn sign_in_providers_are_checked_listed_and_registered(server: TestServer)
 
     let auditor = server.signed_in("auditor@example.test").await;
     assert_eq!(
-        status_of(&server, &auditor, "/api/list_sign_in_providers")
+        server
+            .status_json(&auditor, "/api/list_sign_in_providers", &[])
             .await
             .0,
         403

@@ -148,27 +148,6 @@ async fn server() -> TestServer {
     server
 }
 
-/// The session cookie of a fresh sign-in as `email`.
-async fn session_cookie(server: &TestServer, email: &str) -> String {
-    let response = reqwest::Client::new()
-        .post(format!("{}/api/login", server.base))
-        .header("origin", &server.base)
-        .form(&[("email", email), ("password", support::PASSWORD)])
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(response.status(), 200, "sign-in as {email}");
-    response
-        .headers()
-        .get_all("set-cookie")
-        .iter()
-        .filter_map(|v| v.to_str().ok())
-        .find(|c| c.starts_with("magflock_session="))
-        .and_then(|c| c.split(';').next())
-        .expect("a session cookie")
-        .to_string()
-}
-
 fn http_status(result: Result<Socket, WsError>) -> u16 {
     match result {
         Err(WsError::Http(response)) => response.status().as_u16(),
@@ -242,7 +221,7 @@ async fn keys_and_sessions_are_checked_before_anything_else() {
         .create_project("acme", "owner@example.test", Vec::new())
         .await
         .unwrap();
-    let cookie = session_cookie(&server, "owner@example.test").await;
+    let cookie = server.session_cookie("owner@example.test").await;
     let own = [
         ("cookie", cookie.as_str()),
         ("origin", server.base.as_str()),
@@ -273,7 +252,7 @@ async fn keys_and_sessions_are_checked_before_anything_else() {
     .await;
     assert_eq!(next(&mut admin).await["type"], "subscribed");
     // An auditor may listen, not publish.
-    let cookie = session_cookie(&server, "auditor@example.test").await;
+    let cookie = server.session_cookie("auditor@example.test").await;
     let own = [
         ("cookie", cookie.as_str()),
         ("origin", server.base.as_str()),

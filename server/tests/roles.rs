@@ -25,7 +25,8 @@ fn case(path: &str, victim_id: &str, n: usize) -> (Vec<(&'static str, String)>, 
         | "/api/list_users"
         | "/api/list_trusted_keys"
         | "/api/list_role_templates"
-        | "/api/list_sign_in_providers" => (vec![], 200),
+        | "/api/list_sign_in_providers"
+        | "/api/builtin_sign_in_provider" => (vec![], 200),
         // Already set up: allowed through, refused by the rule.
         "/api/setup_owner" => (
             vec![
@@ -98,6 +99,7 @@ fn case(path: &str, victim_id: &str, n: usize) -> (Vec<(&'static str, String)>, 
             .or_else(|| extensions_case(other))
             .or_else(|| projects_case(other, n))
             .or_else(|| widgets_case(other))
+            .or_else(|| tokens_case(other, n))
             .unwrap_or_else(|| {
                 panic!("no test arguments for endpoint {other}: add it to this table")
             }),
@@ -203,6 +205,7 @@ const PAGES: &[(&str, Role)] = &[
     ("/audit", Role::Auditor),
     ("/settings", Role::Auditor),
     ("/settings/keys", Role::Auditor),
+    ("/settings/sign-in", Role::Admin),
     ("/account", Role::Auditor),
     ("/users", Role::Admin),
 ];
@@ -323,6 +326,19 @@ fn widgets_case(path: &str) -> Option<(Vec<(&'static str, String)>, u16)> {
             ],
             404,
         ),
+        _ => return None,
+    })
+}
+
+/// The personal access tokens' endpoints (Account and Users pages). A new
+/// token per allowed call; revoking names a token that does not exist:
+/// through the wall, refused by the rule.
+fn tokens_case(path: &str, n: usize) -> Option<(Vec<(&'static str, String)>, u16)> {
+    let s = |v: &str| v.to_string();
+    Some(match path {
+        "/api/list_my_tokens" | "/api/list_all_tokens" => (vec![], 200),
+        "/api/create_token" => (vec![("name", format!("roles {n}")), ("days", s("7"))], 200),
+        "/api/revoke_token" => (vec![("id", s("no-such-token"))], 404),
         _ => return None,
     })
 }

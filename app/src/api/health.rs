@@ -113,9 +113,9 @@ impl Figures {
     }
 }
 
-/// `1234567` bytes → `1.2 MiB`.
+/// `1234567` bytes → `1.2 MiB` (binary units, B to TiB).
 pub fn format_bytes(bytes: u64) -> String {
-    const UNITS: [&str; 4] = ["B", "KiB", "MiB", "GiB"];
+    const UNITS: [&str; 5] = ["B", "KiB", "MiB", "GiB", "TiB"];
     let mut value = bytes as f64;
     let mut unit = 0;
     while value >= 1024.0 && unit < UNITS.len() - 1 {
@@ -167,8 +167,13 @@ mod tests {
 
     #[test]
     fn figures_read_as_people_write_them() {
+        assert_eq!(format_bytes(0), "0 B");
         assert_eq!(format_bytes(512), "512 B");
+        assert_eq!(format_bytes(1023), "1023 B");
+        assert_eq!(format_bytes(8192), "8.0 KiB");
         assert_eq!(format_bytes(3 << 20), "3.0 MiB");
+        assert_eq!(format_bytes((3 << 20) + (512 << 10)), "3.5 MiB");
+        assert_eq!(format_bytes(5 << 40), "5.0 TiB");
         assert_eq!(format_latency(None), "—");
         assert_eq!(format_latency(Some(250)), "≤ 250 µs");
         assert_eq!(format_latency(Some(2_500)), "≤ 2.5 ms");

@@ -21,6 +21,7 @@ pub mod providers;
 pub mod roles;
 pub mod session;
 pub mod settings;
+pub mod tokens;
 pub mod trust;
 pub mod users;
 pub mod widgets;
@@ -50,6 +51,7 @@ pub fn endpoints() -> Vec<(&'static str, Access)> {
         event_log::ENDPOINTS,
         widgets::ENDPOINTS,
         projects::ENDPOINTS,
+        tokens::ENDPOINTS,
     ]
     .concat()
 }
@@ -80,4 +82,8 @@ pub const ENDPOINTS: &[(&str, Access)] = &[
     ("/api/acknowledge_alert", Access::AtLeast(Role::Admin)),
     ("/api/list_role_templates", Access::AtLeast(Role::Admin)),
     ("/api/list_sign_in_providers", Access::AtLeast(Role::Admin)),
+    (
+        "/api/builtin_sign_in_provider",
+        Access::AtLeast(Role::Admin),
+    ),
 ];

@@ -4,10 +4,31 @@
 //! (`register_oidc_provider`, `register_saml_provider`,
 //! `register_sso_provider`). A listed provider adds no sign-in flow: the
 //! status says what this build does with it. No secret is ever returned.
+//!
+//! The OpenID Connect provider the server itself is configured with
+//! (`MAGFLOCK_OIDC_*`) is shown by [`builtin_sign_in_provider`]: its issuer,
+//! client id and the redirect URI to register, never its client secret.
 
 use crate::AppError;
 use leptos::prelude::*;
+use magflock_types::Role;
 use serde::{Deserialize, Serialize};
+
+/// The server's own OpenID Connect provider (`MAGFLOCK_OIDC_*`).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct BuiltInProvider {
+    /// The sign-in button says "Sign in with <name>".
+    pub name: String,
+    pub issuer: String,
+    pub client_id: String,
+    /// The callback address to register at the provider.
+    pub redirect_uri: String,
+    /// Whether a client secret is configured (a confidential client); the
+    /// secret itself is never shown. Without one, a public client with PKCE.
+    pub confidential: bool,
+    /// The role of a user created at their first sign-in.
+    pub default_role: Role,
+}
 
 /// One contributed provider and what MagAuth made of it.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -33,4 +54,10 @@ pub struct SignInProvider {
 #[server(endpoint = "list_sign_in_providers")]
 pub async fn list_sign_in_providers() -> Result<Vec<SignInProvider>, AppError> {
     crate::server::respond(crate::server::providers::list().await)
+}
+
+/// The server's own OpenID Connect provider, if one is configured.
+#[server(endpoint = "builtin_sign_in_provider")]
+pub async fn builtin_sign_in_provider() -> Result<Option<BuiltInProvider>, AppError> {
+    crate::server::respond(crate::server::providers::builtin().await)
 }

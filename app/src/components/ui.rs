@@ -1,6 +1,11 @@
 //! Small presentational pieces with consistent styling and accessibility
-//! (every input has a label, focus is always visible).
+//! (every input has a label, focus is always visible). The form controls
+//! ([`Field`], [`TextArea`], [`Select`]) share one layout: the label (`for`
+//! the control) above, the field's own error (announced) and hint below,
+//! both named by the control's `aria-describedby`, and `aria-invalid` while
+//! the field is in error.
 
+use leptos::attr::Attribute;
 use leptos::prelude::*;
 use magflock_types::{Outcome, Role};
 
@@ -49,8 +54,126 @@ pub fn Stat(
     }
 }
 
+const LABEL_CLASS: &str = "block text-sm font-medium text-slate-700 dark:text-slate-200";
+const HINT_CLASS: &str = "text-xs text-slate-500 dark:text-slate-400";
+const ERROR_CLASS: &str = "text-sm font-medium text-red-700 dark:text-red-300";
+
+/// One form control's label, hint and error, and what ties them to it:
+/// `for`, `aria-invalid` and `aria-describedby`.
+struct Control {
+    label: String,
+    id: String,
+    name: String,
+    hint: String,
+    error: Signal<Option<String>>,
+    invalid: Signal<bool>,
+}
+
+impl Control {
+    /// `id` defaults to `field-<name>`; the control is invalid while
+    /// `invalid` holds or while it has an error message.
+    fn new(
+        label: String,
+        id: String,
+        name: String,
+        hint: String,
+        invalid: Signal<bool>,
+        error: Signal<Option<String>>,
+    ) -> Self {
+        let id = if id.is_empty() {
+            format!("field-{name}")
+        } else {
+            id
+        };
+        Control {
+            label,
+            id,
+            name,
+            hint,
+            error,
+            invalid: Signal::derive(move || invalid.get() || error.get().is_some()),
+        }
+    }
+
+    fn error_id(&self) -> String {
+        format!("{}-error", self.id)
+    }
+
+    fn hint_id(&self) -> Option<String> {
+        (!self.hint.is_empty()).then(|| format!("{}-hint", self.id))
+    }
+
+    /// The attributes every control has: id, name, `required`, its invalid
+    /// state, what describes it (its error while it has one, then its hint),
+    /// and the input look plus `class`.
+    fn attrs(&self, required: bool, class: &str) -> impl Attribute + use<> {
+        let (error, error_id, hint_id, invalid) =
+            (self.error, self.error_id(), self.hint_id(), self.invalid);
+        let described_by = move || {
+            let error_id = error.get().is_some().then_some(error_id.as_str());
+            let ids: Vec<&str> = error_id.into_iter().chain(hint_id.as_deref()).collect();
+            (!ids.is_empty()).then(|| ids.join(" "))
+        };
+        let class = if class.is_empty() {
+            INPUT_CLASS.to_string()
+        } else {
+            format!("{INPUT_CLASS} {class}")
+        };
+        view! {
+            <{..}
+                id=self.id.clone()
+                name=self.name.clone()
+                required=required
+                aria-invalid=move || invalid.get().to_string()
+                aria-describedby=described_by
+                class=class
+                class:border-red-500=move || invalid.get()
+            />
+        }
+    }
+
+    /// The label above `control`, and below it the error message (while
+    /// there is one, announced) and the hint.
+    fn view(self, control: impl IntoView + 'static) -> impl IntoView {
+        let (error_id, hint_id) = (self.error_id(), self.hint_id());
+        let error_testid = format!("{}-error", self.name);
+        let Control {
+            label,
+            id,
+            hint,
+            error,
+            ..
+        } = self;
+        view! {
+            <div class="space-y-1">
+                <label for=id class=LABEL_CLASS>{label}</label>
+                {control}
+                {move || error.get().map(|message| view! {
+                    <p id=error_id.clone() class=ERROR_CLASS role="alert" data-testid=error_testid.clone()>{message}</p>
+                })}
+                {hint_id.map(|hint_id| view! { <p id=hint_id class=HINT_CLASS>{hint}</p> })}
+            </div>
+        }
+    }
+}
+
+/// The attributes of a control one types text into.
+fn text_attrs(
+    autocomplete: String,
+    placeholder: String,
+    spellcheck: Option<bool>,
+) -> impl Attribute {
+    view! {
+        <{..}
+            autocomplete=(!autocomplete.is_empty()).then_some(autocomplete)
+            placeholder=(!placeholder.is_empty()).then_some(placeholder)
+            spellcheck=spellcheck.map(|on| on.to_string())
+        />
+    }
+}
+
 /// A labelled input. `invalid` marks it (and announces it) when the last error
-/// names this field.
+/// names this field; `error` also shows that error's message under it.
 #[component]
 pub fn Field(
     #[prop(into)] label: String,
@@ -61,45 +184,99 @@ pub fn Field(
     #[prop(into, default = "text".to_string())] kind: String,
     #[prop(into, optional)] value: String,
     #[prop(into, optional)] autocomplete: String,
+    #[prop(into, optional)] placeholder: String,
+    /// `false` for names, keys and code.
+    #[prop(optional)]
+    spellcheck: Option<bool>,
     #[prop(into, optional)] hint: String,
     #[prop(optional)] required: bool,
     #[prop(optional, into)] disabled: Signal<bool>,
     #[prop(optional, into)] invalid: Signal<bool>,
+    /// The message of the last error when it names this field.
+    #[prop(optional, into)]
+    error: Signal<Option<String>>,
+    /// Classes added to the control's (such as `font-mono`).
+    #[prop(into, optional)]
+    class: String,
+    #[prop(optional)] node_ref: NodeRef<leptos::html::Input>,
     /// Called with the new text on every keystroke.
     #[prop(optional)]
     on_input: Option<Callback<String>>,
 ) -> impl IntoView {
-    let id = if id.is_empty() {
-        format!("field-{name}")
-    } else {
-        id
-    };
-    let hint_id = format!("{id}-hint");
-    let has_hint = !hint.is_empty();
-    view! {
-        <div class="space-y-1">
-            <label for=id.clone() class="block text-sm font-medium text-slate-700 dark:text-slate-200">{label}</label>
-            <input
-                id=id
-                name=name
-                type=kind
-                value=value
-                autocomplete=(!autocomplete.is_empty()).then_some(autocomplete)
-                required=required
-                disabled=move || disabled.get()
-                aria-invalid=move || invalid.get().to_string()
-                aria-describedby=has_hint.then_some(hint_id.clone())
-                class=INPUT_CLASS
-                class:border-red-500=move || invalid.get()
-                on:input=move |ev| {
-                    if let Some(callback) = on_input {
-                        callback.run(event_target_value(&ev));
-                    }
+    let control = Control::new(label, id, name, hint, invalid, error);
+    let attrs = control.attrs(required, &class);
+    let text = text_attrs(autocomplete, placeholder, spellcheck);
+    control.view(view! {
+        <input
+            {..attrs}
+            {..text}
+            type=kind
+            value=value
+            node_ref=node_ref
+            disabled=move || disabled.get()
+            on:input=move |ev| {
+                if let Some(callback) = on_input {
+                    callback.run(event_target_value(&ev));
                 }
-            />
-            {has_hint.then(|| view! { <p id=hint_id class="text-xs text-slate-500 dark:text-slate-400">{hint}</p> })}
-        </div>
-    }
+            }
+        />
+    })
+}
+
+/// A labelled multi-line text box, with [`Field`]'s label, error and hint.
+#[component]
+pub fn TextArea(
+    #[prop(into)] label: String,
+    #[prop(into)] name: String,
+    /// The element id; defaults to `field-<name>`.
+    #[prop(into, optional)]
+    id: String,
+    #[prop(default = 4)] rows: u32,
+    #[prop(optional)] maxlength: Option<u32>,
+    #[prop(into, optional)] autocomplete: String,
+    #[prop(into, optional)] placeholder: String,
+    /// `false` for keys and code.
+    #[prop(optional)]
+    spellcheck: Option<bool>,
+    #[prop(into, optional)] hint: String,
+    #[prop(optional)] required: bool,
+    #[prop(optional, into)] invalid: Signal<bool>,
+    /// The message of the last error when it names this field.
+    #[prop(optional, into)]
+    error: Signal<Option<String>>,
+    /// Classes added to the control's (such as `font-mono`).
+    #[prop(into, optional)]
+    class: String,
+    #[prop(optional)] node_ref: NodeRef<leptos::html::Textarea>,
+) -> impl IntoView {
+    let control = Control::new(label, id, name, hint, invalid, error);
+    let attrs = control.attrs(required, &class);
+    let text = text_attrs(autocomplete, placeholder, spellcheck);
+    control.view(view! {
+        <textarea {..attrs} {..text} rows=rows maxlength=maxlength node_ref=node_ref></textarea>
+    })
+}
+
+/// A labelled drop-down whose `<option>`s are its children, with
+/// [`Field`]'s label, error and hint.
+#[component]
+pub fn Select(
+    #[prop(into)] label: String,
+    #[prop(into)] name: String,
+    /// The element id; defaults to `field-<name>`.
+    #[prop(into, optional)]
+    id: String,
+    #[prop(into, optional)] hint: String,
+    #[prop(optional)] required: bool,
+    #[prop(optional, into)] invalid: Signal<bool>,
+    /// The message of the last error when it names this field.
+    #[prop(optional, into)]
+    error: Signal<Option<String>>,
+    children: Children,
+) -> impl IntoView {
+    let control = Control::new(label, id, name, hint, invalid, error);
+    let attrs = control.attrs(required, "");
+    control.view(view! { <select {..attrs}>{children()}</select> })
 }
 
 #[component]

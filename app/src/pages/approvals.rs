@@ -19,7 +19,7 @@ use crate::api::approvals::{
 use crate::app::signed_in_user;
 use crate::components::errors::{ErrorBanner, ErrorPage, action_error};
 use crate::components::ui::{
-    DANGER_BUTTON, INPUT_CLASS, PRIMARY_BUTTON, PageHeader, SECONDARY_BUTTON,
+    DANGER_BUTTON, PRIMARY_BUTTON, PageHeader, SECONDARY_BUTTON, TextArea,
 };
 use crate::pages::marketplace::{CapabilityText, RiskBadge, SignatureBadgeView, risk_summary};
 use leptos::prelude::*;
@@ -476,10 +476,7 @@ fn DecisionControls(
     .into_any();
     view! {
         <div class="mt-5 space-y-3 border-t border-slate-200 pt-4 dark:border-slate-800">
-            <div class="space-y-1">
-                <label for=comment_id.clone() class="block text-sm font-medium text-slate-700 dark:text-slate-200">"Comment (optional)"</label>
-                <textarea id=comment_id name="comment" rows="2" maxlength="2000" class=INPUT_CLASS placeholder="Why you decided this way; kept with the decision and in the audit log"></textarea>
-            </div>
+            <TextArea label="Comment (optional)" name="comment" id=comment_id rows=2 maxlength=2000 placeholder="Why you decided this way; kept with the decision and in the audit log"/>
             <div class="flex flex-wrap items-start gap-3">
                 {approve_all}
                 {approve_selected}

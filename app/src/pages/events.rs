@@ -292,6 +292,16 @@ fn LetterTable(
             None => subscribers.push((letter.subscriber.clone(), 1)),
         }
     }
+    let mut columns = vec![
+        "Subscriber",
+        "Event",
+        "Attempts",
+        "Last error",
+        "Given up (UTC)",
+    ];
+    if can_replay {
+        columns.push("Replay");
+    }
     view! {
         {(!can_replay).then(|| view! { <p class="rounded-md bg-slate-100 px-3 py-2 text-sm dark:bg-slate-800">"Your role can see dead letters; an owner or admin replays them."</p> })}
         {can_replay.then(|| view! {
@@ -315,44 +325,30 @@ fn LetterTable(
                 }).collect_view()}
             </div>
         })}
-        <div class="overflow-x-auto">
-            <table class="min-w-full text-left text-sm" data-testid="dead-letters">
-                <thead class="border-b border-slate-200 text-xs uppercase text-slate-500 dark:border-slate-800">
-                    <tr>
-                        <th scope="col" class="py-2 pr-3">"Subscriber"</th>
-                        <th scope="col" class="py-2 pr-3">"Event"</th>
-                        <th scope="col" class="py-2 pr-3">"Attempts"</th>
-                        <th scope="col" class="py-2 pr-3">"Last error"</th>
-                        <th scope="col" class="py-2 pr-3">"Given up (UTC)"</th>
-                        {can_replay.then(|| view! { <th scope="col" class="py-2">"Replay"</th> })}
+        <DataTable testid="dead-letters" columns>
+            {list.into_iter().map(|d| {
+                let label = format!("Replay event {} to {}", d.seq, d.subscriber);
+                let target = d.subscriber.clone();
+                view! {
+                    <tr data-testid="dead-letter" data-subscriber=d.subscriber.clone() data-seq=d.seq.to_string()>
+                        <td class="py-2 pr-3 font-mono text-xs">{d.subscriber.clone()}</td>
+                        <td class="py-2 pr-3 font-mono text-xs">{format!("#{} {}", d.seq, d.event_type)}</td>
+                        <td class="py-2 pr-3 text-xs">{d.attempts}</td>
+                        <td class="max-w-xs break-words py-2 pr-3 text-xs">{d.last_error.clone()}</td>
+                        <td class="whitespace-nowrap py-2 pr-3 font-mono text-xs">{format_utc(d.dead_at)}</td>
+                        {can_replay.then(|| view! {
+                            <td class="py-2">
+                                <ActionForm action=requeue>
+                                    <input type="hidden" name="subscriber" value=target.clone()/>
+                                    <input type="hidden" name="seq" value=d.seq.to_string()/>
+                                    <button type="submit" class=SECONDARY_BUTTON aria-label=label disabled=busy>"Replay"</button>
+                                </ActionForm>
+                            </td>
+                        })}
                     </tr>
-                </thead>
-                <tbody class="divide-y divide-slate-200 dark:divide-slate-800">
-                    {list.into_iter().map(|d| {
-                        let label = format!("Replay event {} to {}", d.seq, d.subscriber);
-                        let target = d.subscriber.clone();
-                        view! {
-                            <tr data-testid="dead-letter" data-subscriber=d.subscriber.clone() data-seq=d.seq.to_string()>
-                                <td class="py-2 pr-3 font-mono text-xs">{d.subscriber.clone()}</td>
-                                <td class="py-2 pr-3 font-mono text-xs">{format!("#{} {}", d.seq, d.event_type)}</td>
-                                <td class="py-2 pr-3 text-xs">{d.attempts}</td>
-                                <td class="max-w-xs break-words py-2 pr-3 text-xs">{d.last_error.clone()}</td>
-                                <td class="whitespace-nowrap py-2 pr-3 font-mono text-xs">{format_utc(d.dead_at)}</td>
-                                {can_replay.then(|| view! {
-                                    <td class="py-2">
-                                        <ActionForm action=requeue>
-                                            <input type="hidden" name="subscriber" value=target.clone()/>
-                                            <input type="hidden" name="seq" value=d.seq.to_string()/>
-                                            <button type="submit" class=SECONDARY_BUTTON aria-label=label disabled=busy>"Replay"</button>
-                                        </ActionForm>
-                                    </td>
-                                })}
-                            </tr>
-                        }
-                    }).collect_view()}
-                </tbody>
-            </table>
-        </div>
+                }
+            }).collect_view()}
+        </DataTable>
     }
     .into_any()
 }

@@ -14,6 +14,7 @@ pub mod projects;
 pub mod schema;
 pub mod settings;
 pub mod setup;
+pub mod sign_in;
 pub mod trust;
 pub mod users;
 pub mod widgets;

@@ -5,13 +5,14 @@
 //! server refuses them anyway.
 
 use crate::AppError;
+use crate::api::health::format_bytes;
 use crate::api::projects::{
     CreateProject, DeleteProject, ProjectDetail, ProjectSummary, get_project, list_projects,
 };
 use crate::app::signed_in_user;
 use crate::components::errors::{ErrorBanner, ErrorPage, action_error};
 use crate::components::ui::{
-    Card, DANGER_BUTTON, DataTable, INPUT_CLASS, PRIMARY_BUTTON, PageHeader, Stat,
+    Card, DANGER_BUTTON, DataTable, Field, PRIMARY_BUTTON, PageHeader, Stat,
 };
 use leptos::prelude::*;
 use leptos_router::hooks::{use_navigate, use_params_map, use_query_map};
@@ -20,26 +21,11 @@ use magflock_types::time::format_utc;
 pub(crate) const LINK: &str = "rounded font-medium text-indigo-600 hover:underline focus-visible:outline focus-visible:outline-2 focus-visible:outline-indigo-500 dark:text-indigo-400";
 pub(crate) const SUCCESS: &str = "rounded-md bg-emerald-50 px-3 py-2 text-sm text-emerald-800 dark:bg-emerald-950 dark:text-emerald-200";
 pub(crate) const NOTE: &str = "rounded-md bg-slate-100 px-3 py-2 text-sm text-slate-700 dark:bg-slate-800 dark:text-slate-200";
-const FIELD_ERROR: &str = "text-sm font-medium text-red-700 dark:text-red-300";
-
-/// `1.5 MB`-style sizes.
-pub(crate) fn format_bytes(bytes: i64) -> String {
-    const UNITS: [&str; 5] = ["bytes", "KB", "MB", "GB", "TB"];
-    let mut value = bytes as f64;
-    let mut unit = 0;
-    while value >= 1024.0 && unit < UNITS.len() - 1 {
-        value /= 1024.0;
-        unit += 1;
-    }
-    if unit == 0 {
-        format!("{bytes} bytes")
-    } else {
-        format!("{value:.1} {}", UNITS[unit])
-    }
-}
-
 /// The message of `error` when it is about `field`.
-fn message_for(error: Signal<Option<AppError>>, field: &'static str) -> Signal<Option<String>> {
+pub(crate) fn message_for(
+    error: Signal<Option<AppError>>,
+    field: &'static str,
+) -> Signal<Option<String>> {
     Signal::derive(move || {
         error
             .get()
@@ -49,7 +35,7 @@ fn message_for(error: Signal<Option<AppError>>, field: &'static str) -> Signal<O
 }
 
 /// The error of `error` unless it belongs to one of `fields` (shown there).
-fn other_error(
+pub(crate) fn other_error(
     error: Signal<Option<AppError>>,
     fields: &'static [&'static str],
 ) -> Signal<Option<AppError>> {
@@ -158,43 +144,10 @@ fn CreateProjectForm(create: ServerAction<CreateProject>) -> impl IntoView {
                                 <a href=format!("/projects/{}/schema", p.name) class=LINK>"Open its schema"</a>
                             </p>
                         })}
-                        <div class="space-y-1">
-                            <label for="field-name" class="block text-sm font-medium text-slate-700 dark:text-slate-200">"Name"</label>
-                            <input
-                                id="field-name"
-                                name="name"
-                                node_ref=name_input
-                                required=true
-                                autocomplete="off"
-                                spellcheck="false"
-                                placeholder="sales_eu"
-                                aria-invalid=move || name_error.get().is_some().to_string()
-                                aria-describedby=move || if name_error.get().is_some() { "field-name-error field-name-hint" } else { "field-name-hint" }
-                                class=format!("{INPUT_CLASS} font-mono")
-                                class:border-red-500=move || name_error.get().is_some()
-                            />
-                            {move || name_error.get().map(|message| view! {
-                                <p id="field-name-error" class=FIELD_ERROR role="alert" data-testid="name-error">{message}</p>
-                            })}
-                            <p id="field-name-hint" class="text-xs text-slate-500 dark:text-slate-400">"Lower-case letters, digits and _; starts with a letter; at most 63 characters. It also names the database. Installed extensions may add their own rules."</p>
-                        </div>
-                        <div class="space-y-1">
-                            <label for="field-region" class="block text-sm font-medium text-slate-700 dark:text-slate-200">"Region (optional)"</label>
-                            <input
-                                id="field-region"
-                                name="region"
-                                autocomplete="off"
-                                placeholder="eu-west-1"
-                                aria-invalid=move || region_error.get().is_some().to_string()
-                                aria-describedby=move || if region_error.get().is_some() { "field-region-error field-region-hint" } else { "field-region-hint" }
-                                class=INPUT_CLASS
-                                class:border-red-500=move || region_error.get().is_some()
-                            />
-                            {move || region_error.get().map(|message| view! {
-                                <p id="field-region-error" class=FIELD_ERROR role="alert">{message}</p>
-                            })}
-                            <p id="field-region-hint" class="text-xs text-slate-500 dark:text-slate-400">"Passed to extensions that review new projects (such as data-residency rules). The database itself is created on this MagDS server."</p>
-                        </div>
+                        <Field label="Name" name="name" node_ref=name_input required=true autocomplete="off" spellcheck=false placeholder="sales_eu" class="font-mono" error=name_error
+                            hint="Lower-case letters, digits and _; starts with a letter; at most 63 characters. It also names the database. Installed extensions may add their own rules."/>
+                        <Field label="Region (optional)" name="region" autocomplete="off" placeholder="eu-west-1" error=region_error
+                            hint="Passed to extensions that review new projects (such as data-residency rules). The database itself is created on this MagDS server."/>
                         <button type="submit" class=PRIMARY_BUTTON disabled=move || create.pending().get()>
                             {move || if create.pending().get() { "Creating…" } else { "Create project" }}
                         </button>
@@ -242,7 +195,7 @@ fn Detail(
     let schema_href = format!("/projects/{}/schema", p.name);
     let size = detail
         .size_bytes
-        .map(format_bytes)
+        .map(|bytes| format_bytes(u64::try_from(bytes).unwrap_or_default()))
         .unwrap_or_else(|| "unknown".into());
     let connections = detail
         .connections
@@ -333,13 +286,7 @@ fn DeleteProjectCard(
                         <div class="space-y-3">
                             <ErrorBanner error=banner/>
                             <input type="hidden" name="name" value=name.clone()/>
-                            <div class="space-y-1">
-                                <label for="field-confirm" class="block text-sm font-medium">{label}</label>
-                                <input id="field-confirm" name="confirm" required=true autocomplete="off" spellcheck="false"
-                                    aria-invalid=move || confirm_error.get().is_some().to_string()
-                                    class=format!("{INPUT_CLASS} font-mono text-slate-900 dark:text-slate-100")/>
-                                {move || confirm_error.get().map(|message| view! { <p class=FIELD_ERROR role="alert">{message}</p> })}
-                            </div>
+                            <Field label name="confirm" required=true autocomplete="off" spellcheck=false class="font-mono text-slate-900 dark:text-slate-100" error=confirm_error/>
                             <button type="submit" class=DANGER_BUTTON disabled=move || delete.pending().get()>
                                 {format!("Yes, delete {name} and its database")}
                             </button>
@@ -348,17 +295,5 @@ fn DeleteProjectCard(
                 </div>
             </details>
         </section>
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn sizes_read_naturally() {
-        assert_eq!(format_bytes(512), "512 bytes");
-        assert_eq!(format_bytes(8192), "8.0 KB");
-        assert_eq!(format_bytes(3 * 1024 * 1024 + 512 * 1024), "3.5 MB");
     }
 }

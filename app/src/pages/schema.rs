@@ -8,7 +8,7 @@
 //! Tables and tabs are links, so every view has an address and works with
 //! the keyboard and before the page is hydrated.
 
-use super::projects::{LINK, NOTE, SUCCESS, can_manage};
+use super::projects::{LINK, NOTE, SUCCESS, can_manage, message_for, other_error};
 use crate::AppError;
 use crate::api::projects::{
     DbEngine, ExplorerContribution, MigrationOutcome, RunMigration, SchemaView, TableView,
@@ -18,7 +18,7 @@ use crate::api::widgets::RunViewCommand;
 use crate::app::encode_query_value;
 use crate::components::declarative::{DeclarativeView, ViewCommand, ViewError};
 use crate::components::errors::{ErrorBanner, ErrorPage, action_error};
-use crate::components::ui::{Card, INPUT_CLASS, PRIMARY_BUTTON, PageHeader};
+use crate::components::ui::{Card, DataTable, Field, PRIMARY_BUTTON, PageHeader, TextArea};
 use leptos::prelude::*;
 use leptos_router::hooks::{use_params_map, use_query_map};
 
@@ -26,11 +26,6 @@ const BADGE: &str = "inline-flex whitespace-nowrap rounded-full px-2 py-0.5 text
 const GREY: &str = "bg-slate-200 text-slate-800 dark:bg-slate-700 dark:text-slate-100";
 const GREEN: &str = "bg-emerald-100 text-emerald-800 dark:bg-emerald-900/60 dark:text-emerald-200";
 const INDIGO: &str = "bg-indigo-100 text-indigo-800 dark:bg-indigo-900/60 dark:text-indigo-200";
-const TH: &str = "py-2 pr-4";
-const THEAD: &str =
-    "border-b border-slate-200 text-xs uppercase text-slate-500 dark:border-slate-800";
-const TBODY: &str = "divide-y divide-slate-200 dark:divide-slate-800";
-const FIELD_ERROR: &str = "text-sm font-medium text-red-700 dark:text-red-300";
 
 /// The built-in tabs: (query value, label).
 const TABS: [(&str, &str); 3] = [
@@ -277,26 +272,19 @@ fn ColumnsTab(table: TableView) -> impl IntoView {
         return view! { <p class="text-sm text-slate-600 dark:text-slate-300">"This table has no columns."</p> }.into_any();
     }
     view! {
-        <div class="overflow-x-auto">
-            <table class="min-w-full text-left text-sm" data-testid="columns-table">
-                <thead class=THEAD>
-                    <tr><th scope="col" class=TH>"Column"</th><th scope="col" class=TH>"Type"</th><th scope="col" class=TH>"Nullable"</th><th scope="col" class="py-2">"Default"</th></tr>
-                </thead>
-                <tbody class=TBODY>
-                    {table.columns.into_iter().map(|c| view! {
-                        <tr data-testid="column" data-column=c.name.clone()>
-                            <td class="py-2 pr-4 font-mono text-xs">
-                                {c.name.clone()}
-                                {c.primary_key.then(|| view! { <span class=format!("{BADGE} {INDIGO} ml-2 font-sans")>"primary key"</span> })}
-                            </td>
-                            <td class="py-2 pr-4 font-mono text-xs">{if c.data_type.is_empty() { "(no declared type)".to_string() } else { c.data_type.clone() }}</td>
-                            <td class="py-2 pr-4">{if c.nullable { "yes" } else { "no" }}</td>
-                            <td class="py-2 break-all font-mono text-xs text-slate-600 dark:text-slate-300">{c.default.clone().unwrap_or_else(|| "—".into())}</td>
-                        </tr>
-                    }).collect_view()}
-                </tbody>
-            </table>
-        </div>
+        <DataTable testid="columns-table" columns=vec!["Column", "Type", "Nullable", "Default"]>
+            {table.columns.into_iter().map(|c| view! {
+                <tr data-testid="column" data-column=c.name.clone()>
+                    <td class="py-2 pr-4 font-mono text-xs">
+                        {c.name.clone()}
+                        {c.primary_key.then(|| view! { <span class=format!("{BADGE} {INDIGO} ml-2 font-sans")>"primary key"</span> })}
+                    </td>
+                    <td class="py-2 pr-4 font-mono text-xs">{if c.data_type.is_empty() { "(no declared type)".to_string() } else { c.data_type.clone() }}</td>
+                    <td class="py-2 pr-4">{if c.nullable { "yes" } else { "no" }}</td>
+                    <td class="py-2 break-all font-mono text-xs text-slate-600 dark:text-slate-300">{c.default.clone().unwrap_or_else(|| "—".into())}</td>
+                </tr>
+            }).collect_view()}
+        </DataTable>
     }
     .into_any()
 }
@@ -307,26 +295,19 @@ fn IndexesTab(table: TableView) -> impl IntoView {
         return view! { <p class="text-sm text-slate-600 dark:text-slate-300" data-testid="no-indexes">"This table has no indexes."</p> }.into_any();
     }
     view! {
-        <div class="overflow-x-auto">
-            <table class="min-w-full text-left text-sm" data-testid="indexes-table">
-                <thead class=THEAD>
-                    <tr><th scope="col" class=TH>"Index"</th><th scope="col" class=TH>"Columns"</th><th scope="col" class=TH>"Kind"</th><th scope="col" class="py-2">"Definition"</th></tr>
-                </thead>
-                <tbody class=TBODY>
-                    {table.indexes.into_iter().map(|i| {
-                        let kind = if i.primary { "primary key" } else if i.unique { "unique" } else { "index" };
-                        view! {
-                            <tr data-testid="index" data-index=i.name.clone()>
-                                <td class="py-2 pr-4 font-mono text-xs">{i.name.clone()}</td>
-                                <td class="py-2 pr-4 font-mono text-xs">{i.columns.join(", ")}</td>
-                                <td class="py-2 pr-4">{kind}</td>
-                                <td class="py-2 break-all font-mono text-xs text-slate-600 dark:text-slate-300">{i.definition.clone().unwrap_or_else(|| "(created automatically)".into())}</td>
-                            </tr>
-                        }
-                    }).collect_view()}
-                </tbody>
-            </table>
-        </div>
+        <DataTable testid="indexes-table" columns=vec!["Index", "Columns", "Kind", "Definition"]>
+            {table.indexes.into_iter().map(|i| {
+                let kind = if i.primary { "primary key" } else if i.unique { "unique" } else { "index" };
+                view! {
+                    <tr data-testid="index" data-index=i.name.clone()>
+                        <td class="py-2 pr-4 font-mono text-xs">{i.name.clone()}</td>
+                        <td class="py-2 pr-4 font-mono text-xs">{i.columns.join(", ")}</td>
+                        <td class="py-2 pr-4">{kind}</td>
+                        <td class="py-2 break-all font-mono text-xs text-slate-600 dark:text-slate-300">{i.definition.clone().unwrap_or_else(|| "(created automatically)".into())}</td>
+                    </tr>
+                }
+            }).collect_view()}
+        </DataTable>
     }
     .into_any()
 }
@@ -362,25 +343,18 @@ fn SecurityTab(table: TableView, engine: DbEngine) -> impl IntoView {
                 view! { <p class="text-sm text-slate-600 dark:text-slate-300">{empty}</p> }.into_any()
             } else {
                 view! {
-                    <div class="overflow-x-auto">
-                        <table class="min-w-full text-left text-sm" data-testid="policies-table">
-                            <thead class=THEAD>
-                                <tr><th scope="col" class=TH>"Policy"</th><th scope="col" class=TH>"Command"</th><th scope="col" class=TH>"Type"</th><th scope="col" class=TH>"Roles"</th><th scope="col" class=TH>"Using"</th><th scope="col" class="py-2">"With check"</th></tr>
-                            </thead>
-                            <tbody class=TBODY>
-                                {security.policies.into_iter().map(|p| view! {
-                                    <tr data-testid="policy" data-policy=p.name.clone()>
-                                        <td class="py-2 pr-4 font-mono text-xs">{p.name.clone()}</td>
-                                        <td class="py-2 pr-4">{p.command.clone()}</td>
-                                        <td class="py-2 pr-4">{if p.permissive { "permissive" } else { "restrictive" }}</td>
-                                        <td class="py-2 pr-4 font-mono text-xs">{p.roles.join(", ")}</td>
-                                        <td class="py-2 pr-4 break-all font-mono text-xs">{p.using.clone().unwrap_or_else(|| "—".into())}</td>
-                                        <td class="py-2 break-all font-mono text-xs">{p.check.clone().unwrap_or_else(|| "—".into())}</td>
-                                    </tr>
-                                }).collect_view()}
-                            </tbody>
-                        </table>
-                    </div>
+                    <DataTable testid="policies-table" columns=vec!["Policy", "Command", "Type", "Roles", "Using", "With check"]>
+                        {security.policies.into_iter().map(|p| view! {
+                            <tr data-testid="policy" data-policy=p.name.clone()>
+                                <td class="py-2 pr-4 font-mono text-xs">{p.name.clone()}</td>
+                                <td class="py-2 pr-4">{p.command.clone()}</td>
+                                <td class="py-2 pr-4">{if p.permissive { "permissive" } else { "restrictive" }}</td>
+                                <td class="py-2 pr-4 font-mono text-xs">{p.roles.join(", ")}</td>
+                                <td class="py-2 pr-4 break-all font-mono text-xs">{p.using.clone().unwrap_or_else(|| "—".into())}</td>
+                                <td class="py-2 break-all font-mono text-xs">{p.check.clone().unwrap_or_else(|| "—".into())}</td>
+                            </tr>
+                        }).collect_view()}
+                    </DataTable>
                 }.into_any()
             }}
         </div>
@@ -439,20 +413,9 @@ fn ExtensionTab(
 #[component]
 fn MigrationForm(project: String, migrate: ServerAction<RunMigration>) -> impl IntoView {
     let error = action_error(migrate);
-    let field = move |name: &'static str| {
-        Signal::derive(move || {
-            error
-                .get()
-                .filter(|e| e.field() == Some(name))
-                .map(|e| e.to_string())
-        })
-    };
-    let (migration_error, sql_error) = (field("migration"), field("sql"));
-    let banner = Signal::derive(move || {
-        error
-            .get()
-            .filter(|e| !matches!(e.field(), Some("migration" | "sql")))
-    });
+    let migration_error = message_for(error, "migration");
+    let sql_error = message_for(error, "sql");
+    let banner = other_error(error, &["migration", "sql"]);
     let outcome_project = project.clone();
     let (name_input, sql_input) = (
         NodeRef::<leptos::html::Input>::new(),
@@ -477,27 +440,11 @@ fn MigrationForm(project: String, migrate: ServerAction<RunMigration>) -> impl I
                         <ErrorBanner error=banner/>
                         {move || migrate.value().get().and_then(|r| r.ok()).map(|outcome| view! { <MigrationApplied project=outcome_project.clone() outcome/> })}
                         <input type="hidden" name="project" value=project/>
-                        <div class="space-y-1">
-                            <label for="field-migration" class="block text-sm font-medium text-slate-700 dark:text-slate-200">"Migration name"</label>
-                            <input id="field-migration" name="migration" node_ref=name_input required=true autocomplete="off" spellcheck="false" placeholder="001_create_orders"
-                                aria-invalid=move || migration_error.get().is_some().to_string()
-                                aria-describedby="field-migration-hint"
-                                class=format!("{INPUT_CLASS} font-mono")
-                                class:border-red-500=move || migration_error.get().is_some()/>
-                            {move || migration_error.get().map(|message| view! { <p class=FIELD_ERROR role="alert" data-testid="migration-error">{message}</p> })}
-                            <p id="field-migration-hint" class="text-xs text-slate-500 dark:text-slate-400">"Each name runs once; the project's migration history records it."</p>
-                        </div>
-                        <div class="space-y-1">
-                            <label for="field-sql" class="block text-sm font-medium text-slate-700 dark:text-slate-200">"SQL"</label>
-                            <textarea id="field-sql" name="sql" node_ref=sql_input rows="8" required=true spellcheck="false"
-                                placeholder="CREATE TABLE orders (id bigint PRIMARY KEY, customer text NOT NULL);"
-                                aria-invalid=move || sql_error.get().is_some().to_string()
-                                aria-describedby="field-sql-hint"
-                                class=format!("{INPUT_CLASS} font-mono text-xs")
-                                class:border-red-500=move || sql_error.get().is_some()></textarea>
-                            {move || sql_error.get().map(|message| view! { <p class=FIELD_ERROR role="alert" data-testid="sql-error">{message}</p> })}
-                            <p id="field-sql-hint" class="text-xs text-slate-500 dark:text-slate-400">"Runs in one transaction: all of it is applied or none. Do not write BEGIN or COMMIT. Extensions are told which tables changed, and the audit log records it."</p>
-                        </div>
+                        <Field label="Migration name" name="migration" node_ref=name_input required=true autocomplete="off" spellcheck=false placeholder="001_create_orders" class="font-mono" error=migration_error
+                            hint="Each name runs once; the project's migration history records it."/>
+                        <TextArea label="SQL" name="sql" node_ref=sql_input rows=8 required=true spellcheck=false class="font-mono text-xs" error=sql_error
+                            placeholder="CREATE TABLE orders (id bigint PRIMARY KEY, customer text NOT NULL);"
+                            hint="Runs in one transaction: all of it is applied or none. Do not write BEGIN or COMMIT. Extensions are told which tables changed, and the audit log records it."/>
                         <button type="submit" class=PRIMARY_BUTTON disabled=move || migrate.pending().get()>
                             {move || if migrate.pending().get() { "Running…" } else { "Run migration" }}
                         </button>

@@ -1,10 +1,14 @@
 //! Instance settings. Everyone may read them; owners and admins may change them.
+//! Links lead to the trusted keys (`/settings/keys`) and, for owners and
+//! admins, the sign-in providers (`/settings/sign-in`).
 
 use crate::api::settings::{UpdateSettings, get_settings};
 use crate::app::{SessionResource, signed_in_user};
 use crate::components::errors::{ErrorBanner, ErrorPage, action_error, field_error};
 use crate::components::ui::{Card, Field, PRIMARY_BUTTON, PageHeader};
 use leptos::prelude::*;
+
+const LINK: &str = "mt-3 inline-block rounded text-sm font-medium text-indigo-600 hover:underline focus-visible:outline focus-visible:outline-2 focus-visible:outline-indigo-500 dark:text-indigo-400";
 
 #[component]
 pub fn SettingsPage() -> impl IntoView {
@@ -49,8 +53,21 @@ pub fn SettingsPage() -> impl IntoView {
         <div class="mt-6">
             <Card title="Trusted keys">
                 <p class="text-sm text-slate-600 dark:text-slate-300">"Which publishers' extension packages may be installed, and whether unsigned packages are allowed (development only)."</p>
-                <a href="/settings/keys" class="mt-3 inline-block rounded text-sm font-medium text-indigo-600 hover:underline focus-visible:outline focus-visible:outline-2 focus-visible:outline-indigo-500 dark:text-indigo-400" data-testid="trusted-keys-link">"Manage trusted keys →"</a>
+                <a href="/settings/keys" class=LINK data-testid="trusted-keys-link">"Manage trusted keys →"</a>
             </Card>
         </div>
+        // Admins and owners only (the page refuses auditors).
+        <Suspense fallback=|| ()>
+            {move || Suspend::new(async move {
+                signed_in_user().await.is_some_and(|u| u.role.can_manage()).then(|| view! {
+                    <div class="mt-6">
+                        <Card title="Sign-in providers">
+                            <p class="text-sm text-slate-600 dark:text-slate-300">"The OpenID Connect provider this server is configured with, and the sign-in providers extensions contribute."</p>
+                            <a href="/settings/sign-in" class=LINK data-testid="sign-in-link">"View sign-in providers →"</a>
+                        </Card>
+                    </div>
+                })
+            })}
+        </Suspense>
     }
 }

@@ -10,7 +10,9 @@ use crate::api::trust::{
 };
 use crate::app::signed_in_user;
 use crate::components::errors::{ErrorBanner, ErrorPage, action_error, field_error};
-use crate::components::ui::{Card, DANGER_BUTTON, INPUT_CLASS, PRIMARY_BUTTON, PageHeader};
+use crate::components::ui::{
+    Card, DANGER_BUTTON, DataTable, PRIMARY_BUTTON, PageHeader, Select, TextArea,
+};
 use leptos::prelude::*;
 use magflock_types::Role;
 use magflock_types::time::format_utc;
@@ -67,22 +69,9 @@ pub fn TrustedKeysPage() -> impl IntoView {
                                     }.into_any()
                                 } else {
                                     view! {
-                                        <div class="overflow-x-auto">
-                                            <table class="min-w-full text-left text-sm" data-testid="keys-table">
-                                                <thead class="border-b border-slate-200 text-xs uppercase text-slate-500 dark:border-slate-800">
-                                                    <tr>
-                                                        <th scope="col" class="py-2 pr-4">"Publisher"</th>
-                                                        <th scope="col" class="py-2 pr-4">"Key id"</th>
-                                                        <th scope="col" class="py-2 pr-4">"Level"</th>
-                                                        <th scope="col" class="py-2 pr-4">"Added"</th>
-                                                        {role.can_manage().then(|| view! { <th scope="col" class="py-2">"Actions"</th> })}
-                                                    </tr>
-                                                </thead>
-                                                <tbody class="divide-y divide-slate-200 dark:divide-slate-800">
-                                                    {trust.keys.into_iter().map(|key| view! { <KeyRow info=key can_remove=role.can_manage() remove/> }).collect_view()}
-                                                </tbody>
-                                            </table>
-                                        </div>
+                                        <DataTable testid="keys-table" columns=key_columns(role)>
+                                            {trust.keys.into_iter().map(|key| view! { <KeyRow info=key can_remove=role.can_manage() remove/> }).collect_view()}
+                                        </DataTable>
                                     }.into_any()
                                 }}
                             </Card>
@@ -99,6 +88,15 @@ pub fn TrustedKeysPage() -> impl IntoView {
             })}
         </Suspense>
     }
+}
+
+/// The keys table's headings; an Actions column for roles that may remove.
+fn key_columns(role: Role) -> Vec<&'static str> {
+    let mut columns = vec!["Publisher", "Key id", "Level", "Added"];
+    if role.can_manage() {
+        columns.push("Actions");
+    }
+    columns
 }
 
 #[component]
@@ -229,6 +227,11 @@ fn AddKeyForm(add: ServerAction<AddTrustedKey>, owner: bool) -> impl IntoView {
     let error = action_error(add);
     let key_invalid = field_error(error, "key");
     let key_input = NodeRef::<leptos::html::Textarea>::new();
+    let level_hint = if owner {
+        "Verified publisher: a third party you vouch for. First-party: MagFlock's own packages (owners only)."
+    } else {
+        "Verified publisher: a third party you vouch for. Only an owner can trust a first-party key."
+    };
     // A key that was trusted leaves the box empty for the next one.
     Effect::new(move |_| {
         if let Some(Ok(_)) = add.value().get()
@@ -246,38 +249,13 @@ fn AddKeyForm(add: ServerAction<AddTrustedKey>, owner: bool) -> impl IntoView {
                         {move || add.value().get().and_then(|r| r.ok()).map(|k| view! {
                             <p role="status" class=SUCCESS>{format!("Trusted {}'s key {} as {}.", k.publisher, k.key_id, k.level.label())}</p>
                         })}
-                        <div class="space-y-1">
-                            <label for="field-key" class="block text-sm font-medium text-slate-700 dark:text-slate-200">"Publisher's public key file (.public.json)"</label>
-                            <textarea
-                                id="field-key"
-                                name="key"
-                                node_ref=key_input
-                                rows="7"
-                                required=true
-                                spellcheck="false"
-                                autocomplete="off"
-                                placeholder=KEY_PLACEHOLDER
-                                aria-invalid=move || key_invalid.get().to_string()
-                                aria-describedby="field-key-hint"
-                                class=format!("{INPUT_CLASS} font-mono text-xs")
-                                class:border-red-500=move || key_invalid.get()
-                            ></textarea>
-                            <p id="field-key-hint" class="text-xs text-slate-500 dark:text-slate-400">"Paste the whole file that the publisher's mag keys:generate wrote (kind, publisher, key_id and public). Never paste a .secret.json."</p>
-                        </div>
-                        <div class="space-y-1">
-                            <label for="field-level" class="block text-sm font-medium text-slate-700 dark:text-slate-200">"Trust level"</label>
-                            <select id="field-level" name="level" aria-describedby="field-level-hint" class=INPUT_CLASS>
-                                <option value=KeyLevel::VerifiedPublisher.as_str() selected=true>{KeyLevel::VerifiedPublisher.label()}</option>
-                                {owner.then(|| view! { <option value=KeyLevel::FirstParty.as_str()>{KeyLevel::FirstParty.label()}</option> })}
-                            </select>
-                            <p id="field-level-hint" class="text-xs text-slate-500 dark:text-slate-400">
-                                {if owner {
-                                    "Verified publisher: a third party you vouch for. First-party: MagFlock's own packages (owners only)."
-                                } else {
-                                    "Verified publisher: a third party you vouch for. Only an owner can trust a first-party key."
-                                }}
-                            </p>
-                        </div>
+                        <TextArea label="Publisher's public key file (.public.json)" name="key" node_ref=key_input rows=7 required=true spellcheck=false autocomplete="off"
+                            placeholder=KEY_PLACEHOLDER class="font-mono text-xs" invalid=key_invalid
+                            hint="Paste the whole file that the publisher's mag keys:generate wrote (kind, publisher, key_id and public). Never paste a .secret.json."/>
+                        <Select label="Trust level" name="level" hint=level_hint>
+                            <option value=KeyLevel::VerifiedPublisher.as_str() selected=true>{KeyLevel::VerifiedPublisher.label()}</option>
+                            {owner.then(|| view! { <option value=KeyLevel::FirstParty.as_str()>{KeyLevel::FirstParty.label()}</option> })}
+                        </Select>
                         <button type="submit" class=PRIMARY_BUTTON disabled=move || add.pending().get()>"Trust this key"</button>
                     </div>
                 </ActionForm>

@@ -1,16 +1,21 @@
 //! The Users page: every admin account, and (for owners and admins) creating
 //! accounts, changing roles, disabling and enabling, and resetting passwords.
 //! Controls for accounts the caller may not manage are not shown; the server
-//! refuses them anyway.
+//! refuses them anyway. Below: the role templates extensions defined (which
+//! grant nothing), and for owners every user's personal access tokens, with
+//! revoke.
 
 use crate::AppError;
+use crate::api::roles::{RoleTemplate, list_role_templates};
+use crate::api::tokens::{RevokeToken, TokenInfo, list_all_tokens};
 use crate::api::users::{ChangeRole, CreateUser, ResetPassword, SetUserEnabled, list_users};
-use crate::app::signed_in_user;
+use crate::app::{SessionResource, signed_in_user};
 use crate::components::errors::{ErrorBanner, ErrorPage, action_error, field_error};
 use crate::components::ui::{
     Card, DANGER_BUTTON, DataTable, Field, INPUT_CLASS, PRIMARY_BUTTON, PageHeader, RoleBadge,
     SECONDARY_BUTTON,
 };
+use crate::pages::account::TokenTable;
 use leptos::prelude::*;
 use magflock_types::time::format_utc;
 use magflock_types::{Role, User};
@@ -45,6 +50,38 @@ pub fn UsersPage() -> impl IntoView {
             .map(|u| u.role)
             .unwrap_or(Role::Auditor)
     };
+    // Asked only of the roles that may see them, so opening the page never
+    // records a refusal.
+    let session = expect_context::<SessionResource>().0;
+    let role_now = move || async move {
+        session
+            .await
+            .ok()
+            .and_then(|s| s.user)
+            .map(|u| u.role)
+            .unwrap_or(Role::Auditor)
+    };
+    let templates = Resource::new(
+        || (),
+        move |_| async move {
+            if role_now().await.can_manage() {
+                list_role_templates().await.map(Some)
+            } else {
+                Ok(None)
+            }
+        },
+    );
+    let revoke = ServerAction::<RevokeToken>::new();
+    let all_tokens = Resource::new(
+        move || revoke.version().get(),
+        move |_| async move {
+            if role_now().await == Role::Owner {
+                list_all_tokens().await.map(Some)
+            } else {
+                Ok(None)
+            }
+        },
+    );
     view! {
         <PageHeader title="Users" description="Admin accounts of this instance. Owners manage everyone; admins manage admins and auditors."/>
         <Suspense fallback=|| view! { <p class="text-sm text-slate-500">"Loading…"</p> }>
@@ -105,6 +142,83 @@ pub fn UsersPage() -> impl IntoView {
                 })
             })}
         </Suspense>
+        <Suspense fallback=|| ()>
+            {move || Suspend::new(async move {
+                match templates.await {
+                    Ok(None) => ().into_any(),
+                    Ok(Some(list)) => view! { <div class="mt-6"><RoleTemplates list/></div> }.into_any(),
+                    Err(error) => view! { <div class="mt-6"><ErrorBanner error=Signal::derive(move || Some(error.clone()))/></div> }.into_any(),
+                }
+            })}
+        </Suspense>
+        <Transition fallback=|| ()>
+            {move || Suspend::new(async move {
+                match all_tokens.await {
+                    Ok(None) => ().into_any(),
+                    Ok(Some(list)) => view! { <div class="mt-6"><EveryonesTokens list revoke/></div> }.into_any(),
+                    Err(error) => view! { <div class="mt-6"><ErrorBanner error=Signal::derive(move || Some(error.clone()))/></div> }.into_any(),
+                }
+            })}
+        </Transition>
+    }
+}
+
+/// The role templates extensions defined: names for sets of permissions,
+/// which grant nothing.
+#[component]
+fn RoleTemplates(list: Vec<RoleTemplate>) -> impl IntoView {
+    view! {
+        <Card title="Role templates from extensions">
+            <div class="space-y-4" data-testid="role-templates">
+                <p class="max-w-3xl text-sm text-slate-600 dark:text-slate-300">
+                    "Extensions may describe sets of permissions under a name. A template grants nothing: every account keeps exactly one of the roles owner, admin or auditor, and MagFlock checks that role on every request."
+                </p>
+                {if list.is_empty() {
+                    view! { <p class="text-sm text-slate-600 dark:text-slate-300" data-testid="no-role-templates">"No installed extension defines a role template."</p> }.into_any()
+                } else {
+                    view! {
+                        <DataTable testid="role-templates-table" columns=vec!["Extension", "Template", "Permissions"]>
+                            {list.into_iter().map(|t| {
+                                let key = t.name.clone();
+                                view! {
+                                <tr data-testid="role-template-row" data-name=key>
+                                    <td class="py-3 pr-3 font-mono text-xs">{t.extension}</td>
+                                    <td class="py-3 pr-3 font-medium">{t.name}</td>
+                                    <td class="py-3 pr-3">
+                                        <ul class="flex flex-wrap gap-1">
+                                            {t.permissions.into_iter().map(|p| view! { <li class="rounded bg-slate-100 px-1.5 py-0.5 font-mono text-xs dark:bg-slate-800">{p}</li> }).collect_view()}
+                                        </ul>
+                                    </td>
+                                </tr>
+                                }
+                            }).collect_view()}
+                        </DataTable>
+                    }.into_any()
+                }}
+            </div>
+        </Card>
+    }
+}
+
+/// Every user's personal access tokens (owners), with revoke.
+#[component]
+fn EveryonesTokens(list: Vec<TokenInfo>, revoke: ServerAction<RevokeToken>) -> impl IntoView {
+    let error = action_error(revoke);
+    view! {
+        <Card title="Personal access tokens of all users">
+            <div class="space-y-4" data-testid="all-tokens">
+                <p class="max-w-3xl text-sm text-slate-600 dark:text-slate-300">"As an owner you see every user's tokens and may revoke any of them; a revoked token is refused from its next request. Each user makes their own tokens on their account page."</p>
+                <ErrorBanner error/>
+                {move || revoke.value().get().and_then(|r| r.ok()).map(|t| view! {
+                    <p role="status" class="rounded-md bg-emerald-50 px-3 py-2 text-sm text-emerald-800 dark:bg-emerald-950 dark:text-emerald-200">{format!("Revoked {} ({}…).", t.name, t.prefix)}</p>
+                })}
+                {if list.is_empty() {
+                    view! { <p class="text-sm text-slate-600 dark:text-slate-300" data-testid="no-tokens">"Nobody has a personal access token."</p> }.into_any()
+                } else {
+                    view! { <TokenTable tokens=list show_user=true revoke testid="all-tokens-table"/> }.into_any()
+                }}
+            </div>
+        </Card>
     }
 }
 

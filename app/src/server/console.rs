@@ -1,17 +1,21 @@
 //! The running kernel as MagUI's server functions reach it: the lifecycle
 //! manager (catalog, approvals, installs, upgrades, grants), the kernel's
-//! hook dispatch, bus and sandbox statistics, and MagDS's project databases.
+//! hook dispatch, bus and sandbox statistics, MagDS's project databases, and
+//! MagGate's API keys and personal tokens.
 //!
 //! Guarantees: the server attaches one [`Console`] at start; a server
 //! function that needs it and runs without it (a test server with no kernel)
-//! gets a clear `Unavailable`-style error, never a panic. Lifecycle errors
-//! become [`AppError`]s here and nowhere else ([`lifecycle_error`]).
+//! gets a clear `Unavailable`-style error, never a panic. [`Console::keys`]
+//! is the running gateway's own [`ApiKeys`] (a clone sharing its remembered
+//! keys), so a key or token revoked from MagUI is refused by the gateway
+//! from the very next request. Lifecycle and gateway errors become
+//! [`AppError`]s here and nowhere else ([`lifecycle_error`], [`gate_error`]).
 
 use super::guard::ctx;
 use crate::AppError;
 use magflock_lifecycle::{Lifecycle, LifecycleError};
 use magflock_magds::MagDs;
-use magflock_maggate::GateKernel;
+use magflock_maggate::{ApiKeys, GateError, GateKernel};
 use std::sync::Arc;
 
 /// What MagUI drives of the running kernel.
@@ -24,6 +28,8 @@ pub struct Console {
     pub kernel: GateKernel,
     /// Project databases.
     pub magds: Arc<MagDs>,
+    /// The gateway's API keys and personal tokens (sharing its cache).
+    pub keys: ApiKeys,
 }
 
 /// The console of the current request's server.
@@ -58,6 +64,31 @@ pub fn lifecycle_error(err: LifecycleError) -> AppError {
 impl From<LifecycleError> for AppError {
     fn from(err: LifecycleError) -> Self {
         lifecycle_error(err)
+    }
+}
+
+/// The one mapping of gateway errors to MagUI errors (the gateway's own
+/// sentences, capitalised); a refusal of one field stays on that field.
+pub fn gate_error(err: GateError) -> AppError {
+    match err {
+        GateError::Invalid { field, message } => AppError::invalid(field, capitalised(&message)),
+        GateError::BadRequest(message) => AppError::invalid("request", capitalised(&message)),
+        GateError::NotFound(message) => AppError::NotFound(capitalised(&message)),
+        GateError::Forbidden(_) | GateError::Denied { .. } => AppError::Forbidden,
+        GateError::Conflict(message) | GateError::NotOnThisEngine(message) => {
+            AppError::Conflict(capitalised(&message))
+        }
+        GateError::Unavailable(detail) => {
+            tracing::warn!(%detail, "gateway store unavailable");
+            AppError::Unavailable
+        }
+        other => AppError::internal(other),
+    }
+}
+
+impl From<GateError> for AppError {
+    fn from(err: GateError) -> Self {
+        gate_error(err)
     }
 }
 

@@ -3,7 +3,7 @@
 //! provides it to every request.
 
 use super::throttle::LoginThrottle;
-use crate::api::providers::SignInProvider;
+use crate::api::providers::{BuiltInProvider, SignInProvider};
 use crate::api::roles::RoleTemplate;
 use crate::api::settings::Settings;
 use magflock_kernel::lifecycle_store::LifecycleStore;
@@ -59,6 +59,9 @@ pub struct AppContext {
     /// The label of the OpenID Connect sign-in button ("Sign in with <label>"),
     /// when the server has a provider configured.
     pub sign_in_provider: Option<String>,
+    /// The OpenID Connect provider the server is configured with, as the
+    /// sign-in settings page shows it (never its secret).
+    pub builtin_sign_in: Option<BuiltInProvider>,
     /// MagAuth's extension hooks (the server attaches them; `None` runs none).
     pub auth_hooks: Option<Arc<dyn AuthHooks>>,
     /// The running kernel MagUI manages (the server attaches it).
@@ -79,6 +82,7 @@ impl AppContext {
             started_at: magflock_store::now_millis(),
             bus: None,
             sign_in_provider: None,
+            builtin_sign_in: None,
             auth_hooks: None,
             console: None,
         }

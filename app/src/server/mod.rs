@@ -24,6 +24,7 @@ pub mod roles;
 pub mod schema;
 pub mod settings;
 pub mod throttle;
+pub mod tokens;
 pub mod trust;
 pub mod users;
 pub mod widgets;

@@ -13,8 +13,8 @@
 //!   attempted. Otherwise MagDS's own operation creates it, so its hooks
 //!   (`before_db_create`, ...) fire too.
 //! * Deleting needs the name typed again (`confirm`), drops the database
-//!   through MagDS and revokes the project's API keys (MagGate refuses them
-//!   at once for the missing project, and from the store within seconds).
+//!   through MagDS and revokes the project's API keys through the gateway's
+//!   own key cache, so MagGate refuses them from the very next request.
 //! * Each create or delete attempt that reaches the hooks or MagDS leaves
 //!   exactly one audit entry (`project.created`, `project.deleted`) with the
 //!   user as actor and its outcome: success, denied (with the extension and
@@ -332,13 +332,13 @@ pub async fn delete(name: String, confirm: String) -> Result<String, AppError> {
     result
 }
 
-/// Revokes every live API key of `project`; how many.
+/// Revokes every live API key of `project` through the gateway's own
+/// [`ApiKeys`](magflock_maggate::ApiKeys), so it forgets them at once; how many.
 async fn revoke_keys(project: &str) -> Result<usize, AppError> {
-    let store = ctx()?.store;
-    let now = magflock_store::now_millis();
+    let keys = console()?.keys;
     let mut revoked = 0;
-    for key in store.api_keys(Some(project)).await? {
-        if !key.is_revoked() && store.api_key_revoke(&key.id, now).await? {
+    for key in keys.list(Some(project)).await? {
+        if !key.is_revoked() && keys.revoke(&key.id).await? {
             revoked += 1;
         }
     }

@@ -2,7 +2,7 @@
 
 use super::guard::{ctx, require};
 use crate::AppError;
-use crate::api::providers::SignInProvider;
+use crate::api::providers::{BuiltInProvider, SignInProvider};
 use magflock_types::Role;
 
 pub async fn list() -> Result<Vec<SignInProvider>, AppError> {
@@ -11,4 +11,9 @@ pub async fn list() -> Result<Vec<SignInProvider>, AppError> {
         Some(hooks) => hooks.sign_in_providers().await.map_err(AppError::internal),
         None => Ok(Vec::new()),
     }
+}
+
+pub async fn builtin() -> Result<Option<BuiltInProvider>, AppError> {
+    require(Role::Admin).await?;
+    Ok(ctx()?.builtin_sign_in)
 }

@@ -53,6 +53,12 @@ pub enum GateError {
     PayloadTooLarge { limit: usize },
     #[error("{0}")]
     BadRequest(String),
+    /// One field of the request is wrong (the body names it as `field`).
+    #[error("{message}")]
+    Invalid {
+        field: &'static str,
+        message: String,
+    },
     #[error("extension '{extension}' did not answer in time")]
     Timeout { extension: String },
     #[error("{0}")]
@@ -78,7 +84,7 @@ impl GateError {
             GateError::NotOnThisEngine(_) => StatusCode::NOT_IMPLEMENTED,
             GateError::NotFound(_) => StatusCode::NOT_FOUND,
             GateError::PayloadTooLarge { .. } => StatusCode::PAYLOAD_TOO_LARGE,
-            GateError::BadRequest(_) => StatusCode::BAD_REQUEST,
+            GateError::BadRequest(_) | GateError::Invalid { .. } => StatusCode::BAD_REQUEST,
             GateError::Timeout { .. } => StatusCode::GATEWAY_TIMEOUT,
             GateError::BadGateway(_) => StatusCode::BAD_GATEWAY,
             GateError::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
@@ -100,7 +106,7 @@ impl GateError {
             GateError::NotOnThisEngine(_) => "not_on_this_engine",
             GateError::NotFound(_) => "not_found",
             GateError::PayloadTooLarge { .. } => "payload_too_large",
-            GateError::BadRequest(_) => "bad_request",
+            GateError::BadRequest(_) | GateError::Invalid { .. } => "bad_request",
             GateError::Timeout { .. } => "timeout",
             GateError::BadGateway(_) => "bad_gateway",
             GateError::Unavailable(_) => "unavailable",
@@ -117,6 +123,9 @@ impl GateError {
             }
             GateError::RateLimited { retry_after_s, .. } => {
                 body["retry_after_s"] = json!(retry_after_s);
+            }
+            GateError::Invalid { field, .. } => {
+                body["field"] = json!(field);
             }
             _ => {}
         }

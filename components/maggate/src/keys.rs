@@ -120,7 +120,10 @@ fn principal(row: &ApiKeyRow) -> Principal {
     }
 }
 
-/// Issues, revokes and checks project API keys over the control-plane store.
+/// Issues, revokes and checks project API keys and personal tokens over the
+/// control-plane store. Cheap to clone: clones share the remembered keys, so
+/// a revoke through any clone (MagUI's console holds one of the gateway's)
+/// is refused by the gateway from the very next request.
 #[derive(Clone)]
 pub struct ApiKeys {
     store: Arc<dyn Store>,
@@ -248,7 +251,8 @@ impl ApiKeys {
         Ok(holder)
     }
 
-    /// Makes a personal access token for `user_id`, valid for `days` days;
+    /// Makes a personal access token for `user_id`, valid for `days` days,
+    /// with the name and lifetime rules of [`crate::tokens::check_new`];
     /// the plaintext is in the result only.
     pub async fn issue_token(
         &self,
@@ -256,17 +260,13 @@ impl ApiKeys {
         name: &str,
         days: u32,
     ) -> Result<IssuedKey, GateError> {
-        if name.trim().is_empty() || !(1..=366).contains(&days) {
-            return Err(GateError::BadRequest(
-                "a token needs a name and a lifetime of 1 to 366 days".into(),
-            ));
-        }
+        let (name, days) = crate::tokens::check_new(name, Some(days))?;
         let plaintext = generate_key();
         let now = magflock_store::now_millis();
         let row = ApiKeyRow {
             id: uuid::Uuid::now_v7().to_string(),
             project: String::new(),
-            name: name.to_string(),
+            name,
             prefix: shown_prefix(&plaintext),
             key_hash: hash_key(&plaintext),
             created_by: Some(user_id.to_string()),

@@ -162,6 +162,44 @@ impl TestServer {
             .unwrap()
     }
 
+    /// Calls a server function; returns the status and the body as text.
+    pub async fn status(
+        &self,
+        client: &reqwest::Client,
+        path: &str,
+        form: &[(&str, &str)],
+    ) -> (u16, String) {
+        let form: Vec<(&str, String)> = form.iter().map(|(k, v)| (*k, v.to_string())).collect();
+        let res = self.call(client, path, &form).await;
+        (res.status().as_u16(), res.text().await.unwrap())
+    }
+
+    /// Like [`TestServer::status`], with the body read as JSON (a body that
+    /// is not JSON comes back as a JSON string).
+    pub async fn status_json(
+        &self,
+        client: &reqwest::Client,
+        path: &str,
+        form: &[(&str, &str)],
+    ) -> (u16, serde_json::Value) {
+        let (status, text) = self.status(client, path, form).await;
+        let body = serde_json::from_str(&text).unwrap_or(serde_json::Value::String(text));
+        (status, body)
+    }
+
+    /// Calls a server function that must answer 200 and decodes its JSON;
+    /// a panic names the path (and the form, for a status other than 200).
+    pub async fn ok<T: serde::de::DeserializeOwned>(
+        &self,
+        client: &reqwest::Client,
+        path: &str,
+        form: &[(&str, &str)],
+    ) -> T {
+        let (status, body) = self.status(client, path, form).await;
+        assert_eq!(status, 200, "{path} {form:?}: {body}");
+        serde_json::from_str(&body).unwrap_or_else(|e| panic!("{path}: {e}: {body}"))
+    }
+
     /// A client signed in as `email`.
     pub async fn signed_in(&self, email: &str) -> reqwest::Client {
         let client = self.client();
@@ -179,6 +217,29 @@ impl TestServer {
             res.text().await.unwrap_or_default()
         );
         client
+    }
+
+    /// Signs in as `email` without a cookie store and returns the session
+    /// cookie (`magflock_session=…`), for clients that set it by hand (such
+    /// as a WebSocket handshake).
+    pub async fn session_cookie(&self, email: &str) -> String {
+        let response = reqwest::Client::new()
+            .post(format!("{}/api/login", self.base))
+            .header("origin", &self.base)
+            .form(&[("email", email), ("password", PASSWORD)])
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(response.status(), 200, "sign-in as {email}");
+        response
+            .headers()
+            .get_all("set-cookie")
+            .iter()
+            .filter_map(|v| v.to_str().ok())
+            .find(|c| c.starts_with("magflock_session="))
+            .and_then(|c| c.split(';').next())
+            .expect("a session cookie")
+            .to_string()
     }
 
     pub async fn get(&self, client: &reqwest::Client, path: &str) -> reqwest::Response {
