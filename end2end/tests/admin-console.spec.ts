@@ -79,7 +79,7 @@ test('the owner signs in to a hydrated console and creates an auditor', async ({
   await expect(page.getByRole('heading', { name: 'Marketplace' })).toBeVisible();
 
   await page.getByRole('link', { name: 'Users' }).click();
-  await expect(page.getByRole('heading', { name: 'Users' })).toBeVisible();
+  await expect(page.getByRole('heading', { name: 'Users', level: 1 })).toBeVisible();
   const form = page.locator('form').filter({ has: page.getByRole('button', { name: 'Create user' }) });
   await form.getByLabel('Email').fill(AUDITOR.email);
   await form.getByLabel('Display name').fill(AUDITOR.name);
