@@ -23,7 +23,7 @@ use magflock_kernel::Capability;
 use magflock_kernel::audit::Actor;
 use magflock_store::Engine;
 use magflock_store::testing::{drop_pg_database, fresh_pg_database, pg_url_for};
-use magflock_types::{AuditEntry, AuditFilter, Outcome, Role};
+use magflock_types::{AuditEntry, Outcome, Role};
 use serde_json::{Value, json};
 use std::panic::AssertUnwindSafe;
 use std::time::Duration;
@@ -51,24 +51,10 @@ fn invalid(body: &Value) -> (String, String) {
     )
 }
 
-async fn audit(server: &TestServer, action: &str) -> Vec<AuditEntry> {
-    let filter = AuditFilter {
-        action: Some(action.to_string()),
-        limit: 200,
-        ..AuditFilter::default()
-    };
-    server
-        .running()
-        .store
-        .audit_list(&filter)
-        .await
-        .unwrap()
-        .entries
-}
-
 /// Entries of `action` about `target`.
 async fn audit_of(server: &TestServer, action: &str, target: &str) -> Vec<AuditEntry> {
-    audit(server, action)
+    server
+        .audit(action)
         .await
         .into_iter()
         .filter(|e| e.action == action && e.target.as_deref() == Some(target))
@@ -78,10 +64,10 @@ async fn audit_of(server: &TestServer, action: &str, target: &str) -> Vec<AuditE
 /// Waits (up to 10 s) for an audit entry of `extension` running `hook`.
 async fn hook_ran(server: &TestServer, extension: &str, hook: &str) -> bool {
     for _ in 0..100 {
-        let found = audit(server, "extension.hook_run")
-            .await
-            .iter()
-            .any(|e| e.actor_id.as_deref() == Some(extension) && e.target.as_deref() == Some(hook));
+        let found =
+            server.audit("extension.hook_run").await.iter().any(|e| {
+                e.actor_id.as_deref() == Some(extension) && e.target.as_deref() == Some(hook)
+            });
         if found {
             return true;
         }
@@ -138,7 +124,8 @@ async fn exercise(server: &TestServer, postgres: bool) {
     );
     assert!(hook_ran(server, NAMING, "before_project_create").await);
     assert!(
-        !audit(server, "extension.hook_run")
+        !server
+            .audit("extension.hook_run")
             .await
             .iter()
             .any(|e| e.target.as_deref() == Some("before_db_create")),

@@ -18,7 +18,7 @@
 
 mod support;
 
-use magflock_types::{AuditEntry, AuditFilter, Outcome, Role};
+use magflock_types::{AuditEntry, Outcome, Role};
 use serde_json::{Value, json};
 use std::time::Duration;
 use support::{TestServer, install_guest};
@@ -107,19 +107,11 @@ async fn make_token(
     )
 }
 
+/// Entries of exactly `action` (the store's filter matches a prefix).
 async fn audit(server: &TestServer, action: &str) -> Vec<AuditEntry> {
-    let filter = AuditFilter {
-        action: Some(action.to_string()),
-        limit: 200,
-        ..AuditFilter::default()
-    };
     server
-        .running()
-        .store
-        .audit_list(&filter)
+        .audit(action)
         .await
-        .unwrap()
-        .entries
         .into_iter()
         .filter(|e| e.action == action)
         .collect()

@@ -200,6 +200,22 @@ impl TestServer {
         serde_json::from_str(&body).unwrap_or_else(|e| panic!("{path}: {e}: {body}"))
     }
 
+    /// Audit entries whose action starts with `action` (the store's filter),
+    /// newest first, at most 200.
+    pub async fn audit(&self, action: &str) -> Vec<magflock_types::AuditEntry> {
+        let filter = magflock_types::AuditFilter {
+            action: Some(action.to_string()),
+            limit: 200,
+            ..magflock_types::AuditFilter::default()
+        };
+        self.running()
+            .store
+            .audit_list(&filter)
+            .await
+            .unwrap()
+            .entries
+    }
+
     /// A client signed in as `email`.
     pub async fn signed_in(&self, email: &str) -> reqwest::Client {
         let client = self.client();
