@@ -16,7 +16,9 @@ use crate::{Config, StartError};
 use axum::Router;
 use axum::middleware::{from_fn, from_fn_with_state};
 use leptos::prelude::provide_context;
-use leptos_axum::{LeptosRoutes, file_and_error_handler_with_context, generate_route_list};
+use leptos_axum::{
+    AxumRouteListing, LeptosRoutes, file_and_error_handler_with_context, generate_route_list,
+};
 use magflock_app::api::providers::BuiltInProvider;
 use magflock_app::api::settings::Settings;
 use magflock_app::server::AppContext;
@@ -24,7 +26,7 @@ use magflock_app::{App, shell};
 use magflock_kernel::lifecycle_store::LifecycleStore;
 use magflock_store::{SqlStore, Store, StoreError, redact_url};
 use std::net::SocketAddr;
-use std::sync::Arc;
+use std::sync::{Arc, OnceLock};
 use std::time::Duration;
 use tokio::sync::oneshot;
 use tower_sessions::cookie::SameSite;
@@ -82,6 +84,16 @@ pub async fn open_store(database_url: &str) -> Result<Arc<SqlStore>, StartError>
         )),
         Err(other) => Err(other.into()),
     }
+}
+
+/// MagUI's routes, generated once per process. While Leptos generates them
+/// it suspends resource loading in the whole process (a global flag,
+/// leptos#4773): a page another server in this process renders at that
+/// moment would wait forever. Servers started after the first (the tests
+/// start many) reuse the list instead.
+fn route_list() -> Vec<AxumRouteListing> {
+    static ROUTES: OnceLock<Vec<AxumRouteListing>> = OnceLock::new();
+    ROUTES.get_or_init(|| generate_route_list(App)).clone()
 }
 
 pub async fn start(config: Config) -> Result<Running, StartError> {
@@ -160,7 +172,7 @@ pub async fn start(config: Config) -> Result<Running, StartError> {
         public_origin: config.public_origin.clone(),
     });
     let options = config.leptos.clone();
-    let routes = generate_route_list(App);
+    let routes = route_list();
     let provide = {
         let ctx = ctx.clone();
         move || provide_context(ctx.clone())

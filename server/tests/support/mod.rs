@@ -329,7 +329,20 @@ pub async fn install_guest(running: &Running, dir: &str, enable: bool) {
         .unwrap();
 }
 
-/// Runs `case` once per engine, each on its own server and database.
+/// How long one test case may run: far above the slowest case on a loaded
+/// 2-core machine, so only a hang reaches it.
+pub const CASE_LIMIT: std::time::Duration = std::time::Duration::from_secs(300);
+
+/// Runs `case`, failing with a clear message instead of hanging the whole
+/// test run when it does not finish within [`CASE_LIMIT`].
+pub async fn within_limit<T>(case: impl std::future::Future<Output = T>) -> T {
+    tokio::time::timeout(CASE_LIMIT, case)
+        .await
+        .unwrap_or_else(|_| panic!("the test did not finish within {CASE_LIMIT:?}: it hangs"))
+}
+
+/// Runs `case` once per engine, each on its own server and database, each
+/// within [`CASE_LIMIT`].
 #[macro_export]
 macro_rules! on_both_engines {
     ($($case:ident),* $(,)?) => {
@@ -337,7 +350,7 @@ macro_rules! on_both_engines {
             $(#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
             async fn $case() {
                 let server = $crate::support::TestServer::start(magflock_store::Engine::Sqlite).await;
-                let server = super::$case(server).await;
+                let server = $crate::support::within_limit(super::$case(server)).await;
                 server.stop().await;
             })*
         }
@@ -345,7 +358,7 @@ macro_rules! on_both_engines {
             $(#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
             async fn $case() {
                 let server = $crate::support::TestServer::start(magflock_store::Engine::Postgres).await;
-                let server = super::$case(server).await;
+                let server = $crate::support::within_limit(super::$case(server)).await;
                 server.stop().await;
             })*
         }
