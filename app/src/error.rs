@@ -4,7 +4,7 @@
 //! failures carry only a reference id that the server log also records; the
 //! status of every error is decided in [`AppError::status`] and nowhere else.
 
-use leptos::server_fn::codec::JsonEncoding;
+use crate::api::codec::JsonText;
 use leptos::server_fn::error::{FromServerFnError, ServerFnErrorErr};
 use serde::{Deserialize, Serialize};
 
@@ -77,7 +77,7 @@ impl AppError {
 }
 
 impl FromServerFnError for AppError {
-    type Encoder = JsonEncoding;
+    type Encoder = JsonText;
 
     fn from_server_fn_error(value: ServerFnErrorErr) -> Self {
         match value {

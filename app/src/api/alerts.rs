@@ -60,13 +60,13 @@ pub fn kind_label(kind: &str) -> String {
 }
 
 /// Newest first; only the unacknowledged ones unless `all`.
-#[server(endpoint = "list_alerts")]
+#[server(endpoint = "list_alerts", output = crate::api::codec::Json)]
 pub async fn list_alerts(all: bool) -> Result<Vec<AlertInfo>, AppError> {
     crate::server::respond(crate::server::alerts::list(all).await)
 }
 
 /// Marks the open alert `id` as looked at; returns it, acknowledged by the caller.
-#[server(endpoint = "acknowledge_alert")]
+#[server(endpoint = "acknowledge_alert", output = crate::api::codec::Json)]
 pub async fn acknowledge_alert(id: i64) -> Result<AlertInfo, AppError> {
     crate::server::respond(crate::server::alerts::acknowledge(id).await)
 }

@@ -185,7 +185,7 @@ pub struct DecisionResult {
     pub extensions: Vec<ExtensionOutcome>,
 }
 
-#[server(endpoint = "list_approvals")]
+#[server(endpoint = "list_approvals", output = crate::api::codec::Json)]
 pub async fn list_approvals() -> Result<ApprovalQueue, AppError> {
     crate::server::respond(crate::server::approvals::queue().await)
 }
@@ -193,7 +193,7 @@ pub async fn list_approvals() -> Result<ApprovalQueue, AppError> {
 /// Decides request `request_id`: `approve` grants everything it requests,
 /// `approve_selected` only the capabilities in `grants` (each
 /// [`grant_value`]), `deny` refuses it. `comment` is kept with the decision.
-#[server(endpoint = "decide_approval")]
+#[server(endpoint = "decide_approval", output = crate::api::codec::Json)]
 pub async fn decide_approval(
     request_id: String,
     decision: DecisionKind,

@@ -4,12 +4,12 @@ use crate::AppError;
 use leptos::prelude::*;
 use magflock_types::{AuditFilter, AuditPage, ChainReport};
 
-#[server(endpoint = "audit_entries")]
+#[server(endpoint = "audit_entries", output = crate::api::codec::Json)]
 pub async fn audit_entries(filter: AuditFilter) -> Result<AuditPage, AppError> {
     crate::server::respond(crate::server::audit::page(filter).await)
 }
 
-#[server(endpoint = "verify_audit_chain")]
+#[server(endpoint = "verify_audit_chain", output = crate::api::codec::Json)]
 pub async fn verify_audit_chain() -> Result<ChainReport, AppError> {
     crate::server::respond(crate::server::audit::verify().await)
 }

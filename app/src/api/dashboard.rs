@@ -17,7 +17,7 @@ pub struct InstanceSummary {
     pub audit_entries: i64,
 }
 
-#[server(endpoint = "dashboard_summary")]
+#[server(endpoint = "dashboard_summary", output = crate::api::codec::Json)]
 pub async fn dashboard_summary() -> Result<InstanceSummary, AppError> {
     crate::server::respond(crate::server::dashboard::summary().await)
 }

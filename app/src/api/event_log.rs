@@ -107,24 +107,24 @@ pub fn category_of(event_type: &str) -> &str {
     event_type.split('.').next().unwrap_or(event_type)
 }
 
-#[server(endpoint = "recent_events")]
+#[server(endpoint = "recent_events", output = crate::api::codec::Json)]
 pub async fn recent_events(query: EventQuery) -> Result<EventsPage, AppError> {
     crate::server::respond(crate::server::event_log::recent(query).await)
 }
 
-#[server(endpoint = "event_subscribers")]
+#[server(endpoint = "event_subscribers", output = crate::api::codec::Json)]
 pub async fn event_subscribers() -> Result<Vec<SubscriberInfo>, AppError> {
     crate::server::respond(crate::server::event_log::subscribers().await)
 }
 
 /// Dead letters of one subscriber or all, newest first.
-#[server(endpoint = "dead_letters")]
+#[server(endpoint = "dead_letters", output = crate::api::codec::Json)]
 pub async fn dead_letters(subscriber: Option<String>) -> Result<Vec<DeadLetterInfo>, AppError> {
     crate::server::respond(crate::server::event_log::dead_letters(subscriber).await)
 }
 
 /// Delivers one dead letter (`seq`) or all of `subscriber` again, first.
-#[server(endpoint = "requeue_dead_letters")]
+#[server(endpoint = "requeue_dead_letters", output = crate::api::codec::Json)]
 pub async fn requeue_dead_letters(
     subscriber: String,
     seq: Option<u64>,

@@ -174,59 +174,59 @@ pub fn split_id(id: &str) -> Option<(&str, &str)> {
     (!publisher.is_empty() && !name.is_empty() && !name.contains('/')).then_some((publisher, name))
 }
 
-#[server(endpoint = "list_extensions")]
+#[server(endpoint = "list_extensions", output = crate::api::codec::Json)]
 pub async fn list_extensions() -> Result<Vec<ExtensionSummary>, AppError> {
     crate::server::respond(crate::server::extensions::list().await)
 }
 
-#[server(endpoint = "get_extension")]
+#[server(endpoint = "get_extension", output = crate::api::codec::Json)]
 pub async fn get_extension(id: String) -> Result<ExtensionDetail, AppError> {
     crate::server::respond(crate::server::extensions::detail(id).await)
 }
 
 /// The operation in flight on `id`, if any (polled while an action runs).
-#[server(endpoint = "extension_progress")]
+#[server(endpoint = "extension_progress", output = crate::api::codec::Json)]
 pub async fn extension_progress(id: String) -> Result<Option<OperationInfo>, AppError> {
     crate::server::respond(crate::server::extensions::progress(id).await)
 }
 
-#[server(endpoint = "enable_extension")]
+#[server(endpoint = "enable_extension", output = crate::api::codec::Json)]
 pub async fn enable_extension(id: String) -> Result<ActionDone, AppError> {
     crate::server::respond(crate::server::extensions::enable(id).await)
 }
 
-#[server(endpoint = "disable_extension")]
+#[server(endpoint = "disable_extension", output = crate::api::codec::Json)]
 pub async fn disable_extension(id: String) -> Result<ActionDone, AppError> {
     crate::server::respond(crate::server::extensions::disable(id).await)
 }
 
 /// Upgrades to `version` from the catalogs: at once, or as an approval
 /// request when that version asks for capabilities not granted today.
-#[server(endpoint = "upgrade_extension")]
+#[server(endpoint = "upgrade_extension", output = crate::api::codec::Json)]
 pub async fn upgrade_extension(id: String, version: String) -> Result<ActionDone, AppError> {
     crate::server::respond(crate::server::extensions::upgrade(id, version).await)
 }
 
-#[server(endpoint = "rollback_extension")]
+#[server(endpoint = "rollback_extension", output = crate::api::codec::Json)]
 pub async fn rollback_extension(id: String) -> Result<ActionDone, AppError> {
     crate::server::respond(crate::server::extensions::rollback(id).await)
 }
 
-#[server(endpoint = "uninstall_extension")]
+#[server(endpoint = "uninstall_extension", output = crate::api::codec::Json)]
 pub async fn uninstall_extension(id: String) -> Result<ActionDone, AppError> {
     crate::server::respond(crate::server::extensions::uninstall(id).await)
 }
 
 /// Revokes one capability live: the extension's next call that needs it is
 /// refused.
-#[server(endpoint = "revoke_capability")]
+#[server(endpoint = "revoke_capability", output = crate::api::codec::Json)]
 pub async fn revoke_capability(id: String, capability: String) -> Result<ActionDone, AppError> {
     crate::server::respond(crate::server::extensions::revoke(id, capability).await)
 }
 
 /// Grants again one capability the manifest requests (with the hosts it
 /// requests), live.
-#[server(endpoint = "grant_capability")]
+#[server(endpoint = "grant_capability", output = crate::api::codec::Json)]
 pub async fn grant_capability(id: String, capability: String) -> Result<ActionDone, AppError> {
     crate::server::respond(crate::server::extensions::grant(id, capability).await)
 }

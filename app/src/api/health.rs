@@ -149,14 +149,14 @@ pub fn format_count(n: u64) -> String {
 }
 
 /// Every installed extension's figures now (no interval).
-#[server(endpoint = "health_snapshot")]
+#[server(endpoint = "health_snapshot", output = crate::api::codec::Json)]
 pub async fn health_snapshot() -> Result<HealthFrame, AppError> {
     crate::server::respond(crate::server::health::snapshot().await)
 }
 
 /// The health history: alerts of the [`INCIDENT_KINDS`], acknowledged or
 /// not, newest first, of one extension or all.
-#[server(endpoint = "health_incidents")]
+#[server(endpoint = "health_incidents", output = crate::api::codec::Json)]
 pub async fn health_incidents(extension: Option<String>) -> Result<Vec<AlertInfo>, AppError> {
     crate::server::respond(crate::server::health::incidents(extension).await)
 }

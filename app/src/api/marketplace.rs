@@ -250,7 +250,7 @@ pub struct InstallRequested {
 /// The newest version of every listed extension matching every given filter:
 /// `q` (words in the id, name or description), `category`, `capability`,
 /// `signature` (a [`SignatureBadge`] code) and `edition` (`ce` or `pro`).
-#[server(endpoint = "marketplace_search")]
+#[server(endpoint = "marketplace_search", output = crate::api::codec::Json)]
 pub async fn marketplace_search(
     #[server(default)] q: Option<String>,
     #[server(default)] category: Option<String>,
@@ -264,7 +264,7 @@ pub async fn marketplace_search(
 }
 
 /// One extension (`publisher/name`), at `version` or its newest listed version.
-#[server(endpoint = "marketplace_listing")]
+#[server(endpoint = "marketplace_listing", output = crate::api::codec::Json)]
 pub async fn marketplace_listing(
     id: String,
     #[server(default)] version: Option<String>,
@@ -275,7 +275,7 @@ pub async fn marketplace_listing(
 /// Queues installing `id` (exactly `version` when given, else its newest
 /// version) with the dependencies it needs, for an owner or admin to approve;
 /// `enable`: enable each extension once installed.
-#[server(endpoint = "request_install")]
+#[server(endpoint = "request_install", output = crate::api::codec::Json)]
 pub async fn request_install(
     id: String,
     #[server(default)] version: Option<String>,

@@ -11,6 +11,7 @@
 pub mod alerts;
 pub mod approvals;
 pub mod audit;
+pub mod codec;
 pub mod dashboard;
 pub mod event_log;
 pub mod extensions;

@@ -179,38 +179,38 @@ pub struct ExplorerContribution {
     pub view: Result<ViewNode, String>,
 }
 
-#[server(endpoint = "list_projects")]
+#[server(endpoint = "list_projects", output = crate::api::codec::Json)]
 pub async fn list_projects() -> Result<ProjectList, AppError> {
     crate::server::respond(crate::server::projects::list().await)
 }
 
 /// Creates project `name` (and its database). `region` is optional (empty:
 /// none); it is passed to `before_project_create` handlers.
-#[server(endpoint = "create_project")]
+#[server(endpoint = "create_project", output = crate::api::codec::Json)]
 pub async fn create_project(name: String, region: String) -> Result<ProjectSummary, AppError> {
     crate::server::respond(crate::server::projects::create(name, region).await)
 }
 
-#[server(endpoint = "get_project")]
+#[server(endpoint = "get_project", output = crate::api::codec::Json)]
 pub async fn get_project(name: String) -> Result<ProjectDetail, AppError> {
     crate::server::respond(crate::server::projects::detail(name).await)
 }
 
 /// Drops the project's database and revokes its API keys; `confirm` must
 /// repeat the name. Returns the name.
-#[server(endpoint = "delete_project")]
+#[server(endpoint = "delete_project", output = crate::api::codec::Json)]
 pub async fn delete_project(name: String, confirm: String) -> Result<String, AppError> {
     crate::server::respond(crate::server::projects::delete(name, confirm).await)
 }
 
-#[server(endpoint = "describe_schema")]
+#[server(endpoint = "describe_schema", output = crate::api::codec::Json)]
 pub async fn describe_schema(name: String) -> Result<SchemaView, AppError> {
     crate::server::respond(crate::server::schema::describe(name).await)
 }
 
 /// Applies `sql` to the project's database as migration `migration` (once,
 /// atomically, recorded in the project's migration ledger).
-#[server(endpoint = "run_migration")]
+#[server(endpoint = "run_migration", output = crate::api::codec::Json)]
 pub async fn run_migration(
     project: String,
     migration: String,
@@ -220,7 +220,7 @@ pub async fn run_migration(
 }
 
 /// The tabs extensions add to the explorer for one table.
-#[server(endpoint = "schema_explorer_views")]
+#[server(endpoint = "schema_explorer_views", output = crate::api::codec::Json)]
 pub async fn schema_explorer_views(
     project: String,
     schema: String,

@@ -51,13 +51,13 @@ pub struct SignInProvider {
 
 /// Every provider the running extensions holding `auth.register_provider`
 /// contribute, by extension then id.
-#[server(endpoint = "list_sign_in_providers")]
+#[server(endpoint = "list_sign_in_providers", output = crate::api::codec::Json)]
 pub async fn list_sign_in_providers() -> Result<Vec<SignInProvider>, AppError> {
     crate::server::respond(crate::server::providers::list().await)
 }
 
 /// The server's own OpenID Connect provider, if one is configured.
-#[server(endpoint = "builtin_sign_in_provider")]
+#[server(endpoint = "builtin_sign_in_provider", output = crate::api::codec::Json)]
 pub async fn builtin_sign_in_provider() -> Result<Option<BuiltInProvider>, AppError> {
     crate::server::respond(crate::server::providers::builtin().await)
 }

@@ -17,7 +17,7 @@ pub struct RoleTemplate {
 }
 
 /// Every template of every installed extension, by extension then name.
-#[server(endpoint = "list_role_templates")]
+#[server(endpoint = "list_role_templates", output = crate::api::codec::Json)]
 pub async fn list_role_templates() -> Result<Vec<RoleTemplate>, AppError> {
     crate::server::respond(crate::server::roles::templates().await)
 }

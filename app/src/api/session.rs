@@ -18,12 +18,12 @@ pub struct SessionState {
     pub sign_in_provider: Option<String>,
 }
 
-#[server(endpoint = "current_session")]
+#[server(endpoint = "current_session", output = crate::api::codec::Json)]
 pub async fn current_session() -> Result<SessionState, AppError> {
     crate::server::respond(crate::server::auth::current_session().await)
 }
 
-#[server(endpoint = "setup_owner")]
+#[server(endpoint = "setup_owner", output = crate::api::codec::Json)]
 pub async fn setup_owner(
     email: String,
     display_name: String,
@@ -35,17 +35,17 @@ pub async fn setup_owner(
     )
 }
 
-#[server(endpoint = "login")]
+#[server(endpoint = "login", output = crate::api::codec::Json)]
 pub async fn login(email: String, password: String) -> Result<User, AppError> {
     crate::server::respond(crate::server::auth::login(email, password).await)
 }
 
-#[server(endpoint = "logout")]
+#[server(endpoint = "logout", output = crate::api::codec::Json)]
 pub async fn logout() -> Result<(), AppError> {
     crate::server::respond(crate::server::auth::logout().await)
 }
 
-#[server(endpoint = "change_own_password")]
+#[server(endpoint = "change_own_password", output = crate::api::codec::Json)]
 pub async fn change_own_password(
     current_password: String,
     new_password: String,

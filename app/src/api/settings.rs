@@ -106,12 +106,12 @@ impl Settings {
     }
 }
 
-#[server(endpoint = "get_settings")]
+#[server(endpoint = "get_settings", output = crate::api::codec::Json)]
 pub async fn get_settings() -> Result<Settings, AppError> {
     crate::server::respond(crate::server::settings::get().await)
 }
 
-#[server(endpoint = "update_settings")]
+#[server(endpoint = "update_settings", output = crate::api::codec::Json)]
 pub async fn update_settings(
     instance_name: String,
     session_idle_minutes: u32,

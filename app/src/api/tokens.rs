@@ -117,25 +117,25 @@ pub struct RevokedToken {
 }
 
 /// Your own tokens, newest first.
-#[server(endpoint = "list_my_tokens")]
+#[server(endpoint = "list_my_tokens", output = crate::api::codec::Json)]
 pub async fn list_my_tokens() -> Result<Vec<TokenInfo>, AppError> {
     crate::server::respond(crate::server::tokens::mine().await)
 }
 
 /// Every user's tokens with their emails, newest first (owners only).
-#[server(endpoint = "list_all_tokens")]
+#[server(endpoint = "list_all_tokens", output = crate::api::codec::Json)]
 pub async fn list_all_tokens() -> Result<Vec<TokenInfo>, AppError> {
     crate::server::respond(crate::server::tokens::everyone().await)
 }
 
 /// Makes a token named `name` lasting `days` days (empty: 90).
-#[server(endpoint = "create_token")]
+#[server(endpoint = "create_token", output = crate::api::codec::Json)]
 pub async fn create_token(name: String, days: String) -> Result<NewToken, AppError> {
     crate::server::respond(crate::server::tokens::create(name, days).await)
 }
 
 /// Revokes token `id`: your own, or (owners) anyone's.
-#[server(endpoint = "revoke_token")]
+#[server(endpoint = "revoke_token", output = crate::api::codec::Json)]
 pub async fn revoke_token(id: String) -> Result<RevokedToken, AppError> {
     crate::server::respond(crate::server::tokens::revoke(id).await)
 }

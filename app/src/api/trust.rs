@@ -71,24 +71,24 @@ pub struct TrustOverview {
     pub allow_unsigned: bool,
 }
 
-#[server(endpoint = "list_trusted_keys")]
+#[server(endpoint = "list_trusted_keys", output = crate::api::codec::Json)]
 pub async fn list_trusted_keys() -> Result<TrustOverview, AppError> {
     crate::server::respond(crate::server::trust::overview().await)
 }
 
 /// Trusts the key in `key` (the text of a publisher's `.public.json`) at `level`.
-#[server(endpoint = "add_trusted_key")]
+#[server(endpoint = "add_trusted_key", output = crate::api::codec::Json)]
 pub async fn add_trusted_key(key: String, level: KeyLevel) -> Result<TrustedKeyInfo, AppError> {
     crate::server::respond(crate::server::trust::add(key, level).await)
 }
 
-#[server(endpoint = "remove_trusted_key")]
+#[server(endpoint = "remove_trusted_key", output = crate::api::codec::Json)]
 pub async fn remove_trusted_key(key_id: String) -> Result<TrustedKeyInfo, AppError> {
     crate::server::respond(crate::server::trust::remove(key_id).await)
 }
 
 /// Returns the setting as saved.
-#[server(endpoint = "set_allow_unsigned")]
+#[server(endpoint = "set_allow_unsigned", output = crate::api::codec::Json)]
 pub async fn set_allow_unsigned(allow: bool) -> Result<bool, AppError> {
     crate::server::respond(crate::server::trust::set_allow_unsigned(allow).await)
 }

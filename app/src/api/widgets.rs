@@ -79,32 +79,32 @@ pub fn widget_key(extension: &str, widget: &str) -> String {
 }
 
 /// The Dashboard's widgets for the caller, each rendered by its extension.
-#[server(endpoint = "dashboard_widgets")]
+#[server(endpoint = "dashboard_widgets", output = crate::api::codec::Json)]
 pub async fn dashboard_widgets() -> Result<DashboardView, AppError> {
     crate::server::respond(crate::server::widgets::dashboard().await)
 }
 
 /// Saves the caller's arrangement; `layout` is a [`DashboardLayout`] as JSON.
-#[server(endpoint = "save_dashboard_layout")]
+#[server(endpoint = "save_dashboard_layout", output = crate::api::codec::Json)]
 pub async fn save_dashboard_layout(layout: String) -> Result<DashboardLayout, AppError> {
     crate::server::respond(crate::server::widgets::save_layout(&layout).await)
 }
 
 /// The panels running extensions contribute, for the navigation.
-#[server(endpoint = "list_panels")]
+#[server(endpoint = "list_panels", output = crate::api::codec::Json)]
 pub async fn list_panels() -> Result<Vec<PanelLink>, AppError> {
     crate::server::respond(crate::server::widgets::panels().await)
 }
 
 /// One panel, rendered by its extension.
-#[server(endpoint = "render_panel")]
+#[server(endpoint = "render_panel", output = crate::api::codec::Json)]
 pub async fn render_panel(extension: String, panel: String) -> Result<PanelView, AppError> {
     crate::server::respond(crate::server::widgets::panel(&extension, &panel).await)
 }
 
 /// Runs a command a widget's or panel's button or form named; `args` is a
 /// JSON array of strings. Returns the command's output.
-#[server(endpoint = "run_view_command")]
+#[server(endpoint = "run_view_command", output = crate::api::codec::Json)]
 pub async fn run_view_command(
     extension: String,
     command: String,
