@@ -11,7 +11,7 @@ cd "$(dirname "$0")/.."
 ./scripts/setup-tools.sh
 ./scripts/build-catalog.sh
 export LEPTOS_SITE_ROOT="${LEPTOS_SITE_ROOT:-target/site-release}"
-cargo leptos build --release --precompress
+cargo leptos build --release --precompress --split
 mkdir -p data
 export DATABASE_URL="${DATABASE_URL:-sqlite://data/magflock.db}"
 exec ./target/release/magflock "$@"

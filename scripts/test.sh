@@ -48,8 +48,8 @@ say "local catalog: the Community Edition extensions packed, signed and listed (
 say "cargo test (SQLite and PostgreSQL; the sandbox runs the extensions)"
 cargo test --workspace "${not_guests[@]}"
 
-say "cargo leptos build (debug server and site for the browser tests)"
-cargo leptos build
+say "cargo leptos build --split (debug server and site for the browser tests; --split puts the pages loaded on demand into their own wasm chunks)"
+cargo leptos build --split
 
 say "Playwright in $(/usr/bin/chromium --version 2>/dev/null || echo chromium)"
 PLAYWRIGHT_SKIP_BROWSER_DOWNLOAD=1 npx playwright test --config end2end/playwright.config.ts

@@ -6,11 +6,12 @@ use crate::api::session::{SessionState, current_session};
 use crate::components::chrome::Chrome;
 use crate::components::errors::ErrorPage;
 use crate::pages;
+use crate::pages::on_demand;
 use leptos::prelude::*;
 use leptos_meta::{MetaTags, Stylesheet, Title, provide_meta_context};
 use leptos_router::components::{Outlet, ParentRoute, Redirect, Route, Router, Routes};
 use leptos_router::hooks::use_location;
-use leptos_router::{SsrMode, path};
+use leptos_router::{Lazy, SsrMode, path};
 use magflock_types::User;
 
 /// Sets the colour scheme before the first paint (saved choice, else the system's).
@@ -56,22 +57,22 @@ pub fn App() -> impl IntoView {
                 <ParentRoute path=path!("") view=ConsoleLayout ssr=SsrMode::Async>
                     <Route path=path!("") view=pages::dashboard::DashboardPage ssr=SsrMode::Async/>
                     <Route path=path!("marketplace") view=pages::marketplace::MarketplacePage ssr=SsrMode::Async/>
-                    <Route path=path!("marketplace/:publisher/:name") view=pages::marketplace::ListingPage ssr=SsrMode::Async/>
+                    <Route path=path!("marketplace/:publisher/:name") view={Lazy::<on_demand::Listing>::new()} ssr=SsrMode::Async/>
                     <Route path=path!("approvals") view=pages::approvals::ApprovalsPage ssr=SsrMode::Async/>
                     <Route path=path!("extensions") view=pages::extensions::ExtensionsPage ssr=SsrMode::Async/>
                     <Route path=path!("extensions/:publisher/:name") view=pages::extensions::ExtensionPage ssr=SsrMode::Async/>
                     <Route path=path!("health") view=pages::health::HealthPage ssr=SsrMode::Async/>
-                    <Route path=path!("events") view=pages::events::EventsPage ssr=SsrMode::Async/>
+                    <Route path=path!("events") view={Lazy::<on_demand::Events>::new()} ssr=SsrMode::Async/>
                     <Route path=path!("projects") view=pages::projects::ProjectsPage ssr=SsrMode::Async/>
                     <Route path=path!("projects/:name") view=pages::projects::ProjectPage ssr=SsrMode::Async/>
                     <Route path=path!("projects/:name/schema") view=pages::schema::SchemaPage ssr=SsrMode::Async/>
                     <Route path=path!("panels/:publisher/:name/:panel") view=pages::widgets::PanelPage ssr=SsrMode::Async/>
-                    <Route path=path!("audit") view=pages::audit::AuditPage ssr=SsrMode::Async/>
-                    <Route path=path!("users") view=pages::users::UsersPage ssr=SsrMode::Async/>
-                    <Route path=path!("settings") view=pages::settings::SettingsPage ssr=SsrMode::Async/>
-                    <Route path=path!("settings/keys") view=pages::trust::TrustedKeysPage ssr=SsrMode::Async/>
-                    <Route path=path!("settings/sign-in") view=pages::sign_in::SignInProvidersPage ssr=SsrMode::Async/>
-                    <Route path=path!("account") view=pages::account::AccountPage ssr=SsrMode::Async/>
+                    <Route path=path!("audit") view={Lazy::<on_demand::Audit>::new()} ssr=SsrMode::Async/>
+                    <Route path=path!("users") view={Lazy::<on_demand::Users>::new()} ssr=SsrMode::Async/>
+                    <Route path=path!("settings") view={Lazy::<on_demand::Settings>::new()} ssr=SsrMode::Async/>
+                    <Route path=path!("settings/keys") view={Lazy::<on_demand::TrustedKeys>::new()} ssr=SsrMode::Async/>
+                    <Route path=path!("settings/sign-in") view={Lazy::<on_demand::SignInProviders>::new()} ssr=SsrMode::Async/>
+                    <Route path=path!("account") view={Lazy::<on_demand::Account>::new()} ssr=SsrMode::Async/>
                 </ParentRoute>
             </Routes>
         </Router>

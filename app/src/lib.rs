@@ -19,13 +19,21 @@ pub mod view_tree;
 pub use app::{App, shell};
 pub use error::AppError;
 
+/// Hydrates the server-rendered page. Asynchronously: a page loaded on demand
+/// (`pages::on_demand`) hydrates once its wasm chunk has arrived, and only
+/// then is `<body data-hydrated="true">` set, which lets tests (and curious
+/// admins) tell a live page from server HTML.
 #[cfg(feature = "hydrate")]
 #[wasm_bindgen::prelude::wasm_bindgen]
 pub fn hydrate() {
     console_error_panic_hook::set_once();
-    leptos::mount::hydrate_body(App);
-    // Lets tests (and curious admins) tell a hydrated page from server HTML.
-    if let Some(body) = leptos::prelude::document().body() {
+    wasm_bindgen_futures::spawn_local(async {
+        let body = leptos::prelude::document()
+            .body()
+            .expect("the page has a <body>");
+        leptos::mount::hydrate_from_async(body.clone(), App)
+            .await
+            .forget();
         let _ = body.set_attribute("data-hydrated", "true");
-    }
+    });
 }

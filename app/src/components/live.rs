@@ -8,7 +8,8 @@
 //! opened again with back-off (1, 2, 4 … 15 s) and resumes each channel
 //! after the last message it received (MagWS replays what was missed, or
 //! says it cannot), so nothing is delivered twice and nothing retained is
-//! lost; the socket is closed when the component that opened it goes away.
+//! lost; the socket is closed when the component that opened it goes away,
+//! and its callbacks are detached before they are dropped.
 
 use leptos::prelude::*;
 use serde_json::Value;
@@ -100,6 +101,10 @@ mod client {
                 let mut c = connection.borrow_mut();
                 c.closed = true;
                 if let Some(socket) = c.socket.take() {
+                    // Detach the callbacks first: the close event comes later,
+                    // after they are dropped here.
+                    socket.set_onmessage(None);
+                    socket.set_onclose(None);
                     let _ = socket.close();
                 }
                 c.callbacks.clear();

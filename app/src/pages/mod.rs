@@ -10,6 +10,7 @@ pub mod extensions;
 pub mod health;
 pub mod login;
 pub mod marketplace;
+pub mod on_demand;
 pub mod projects;
 pub mod schema;
 pub mod settings;
