@@ -19,21 +19,40 @@ pub mod view_tree;
 pub use app::{App, shell};
 pub use error::AppError;
 
-/// Hydrates the server-rendered page. Asynchronously: a page loaded on demand
-/// (`pages::on_demand`) hydrates once its wasm chunk has arrived, and only
-/// then is `<body data-hydrated="true">` set, which lets tests (and curious
-/// admins) tell a live page from server HTML.
+/// The `<meta name=...>` by which the server marks a page loaded on demand
+/// (`pages::on_demand`): such a page hydrates asynchronously.
+pub const HYDRATION_META: &str = "magflock-hydration";
+
+/// Hydrates the server-rendered page, then sets `<body data-hydrated="true">`,
+/// which lets tests (and curious admins) tell a live page from server HTML.
+///
+/// A page loaded on demand (marked by the server with
+/// `<meta name="magflock-hydration" content="async">`) hydrates
+/// asynchronously, once its wasm files have arrived. Every other page
+/// hydrates synchronously, in one go: nothing else runs between its first and
+/// last node.
 #[cfg(feature = "hydrate")]
 #[wasm_bindgen::prelude::wasm_bindgen]
 pub fn hydrate() {
     console_error_panic_hook::set_once();
-    wasm_bindgen_futures::spawn_local(async {
-        let body = leptos::prelude::document()
-            .body()
-            .expect("the page has a <body>");
-        leptos::mount::hydrate_from_async(body.clone(), App)
-            .await
-            .forget();
+    let document = leptos::prelude::document();
+    let body = document.body().expect("the page has a <body>");
+    let on_demand = document
+        .query_selector(&format!(
+            r#"meta[name="{HYDRATION_META}"][content="async"]"#
+        ))
+        .ok()
+        .flatten()
+        .is_some();
+    if on_demand {
+        wasm_bindgen_futures::spawn_local(async move {
+            leptos::mount::hydrate_from_async(body.clone(), App)
+                .await
+                .forget();
+            let _ = body.set_attribute("data-hydrated", "true");
+        });
+    } else {
+        leptos::mount::hydrate_from(body.clone(), App).forget();
         let _ = body.set_attribute("data-hydrated", "true");
-    });
+    }
 }

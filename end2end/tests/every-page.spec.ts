@@ -2,8 +2,9 @@
 // a reload), with data on it: the server renders it, the browser hydrates it
 // in place, without a hydration error or a panic. The pages loaded on demand
 // (app/src/pages/on_demand.rs) hydrate only once their wasm chunks have
-// arrived, so this is where a chunk that fails to load, or a page that renders
-// differently in the browser than on the server, shows. Each page is then
+// arrived (the others hydrate in one go), so this is where a chunk that fails
+// to load, or a page that renders differently in the browser than on the
+// server, shows. Each page is then
 // checked to be live: a link in the navigation leads to the Dashboard without
 // a reload.
 import { test, expect, Page } from '@playwright/test';
@@ -80,4 +81,28 @@ test('the schema explorer hydrates when opened directly', async ({ page }) => {
   await open(page, server, '/projects/every_page/schema');
   await expect(page.getByRole('heading', { level: 1, name: 'Schema Explorer' })).toBeVisible();
   expect(errors).toEqual([]);
+});
+
+test('the server preloads the files of a page loaded on demand', async ({ page }) => {
+  await signIn(page, server, OWNER);
+  const html = await (await page.request.get(`${server.url}/audit`)).text();
+  // Marked for asynchronous hydration; a page of the main wasm is not.
+  const asyncMark = /<meta [^>]*name="magflock-hydration"[^>]*content="async"|<meta [^>]*content="async"[^>]*name="magflock-hydration"/;
+  expect(html).toMatch(asyncMark);
+  expect(await (await page.request.get(`${server.url}/`)).text()).not.toMatch(asyncMark);
+  const preloads = [...html.matchAll(/<link [^>]*rel="preload"[^>]*>/g)]
+    .map((link) => /href="([^"]+\.wasm)"/.exec(link[0])?.[1])
+    .filter((href): href is string => !!href && href !== '/pkg/magflock.wasm');
+  // The Audit Log's own file, and every file it needs is there to fetch.
+  expect(preloads.some((href) => /^\/pkg\/split___audit_view_\d+\.wasm$/.test(href)), preloads.join(' ')).toBe(true);
+  for (const href of preloads) {
+    expect((await page.request.get(`${server.url}${href}`)).status(), href).toBe(200);
+  }
+  // The page still hydrates, with those files fetched once.
+  const fetched: string[] = [];
+  page.on('request', (request) => fetched.push(new URL(request.url()).pathname));
+  await open(page, server, '/audit');
+  for (const href of preloads) {
+    expect(fetched.filter((path) => path === href), href).toHaveLength(1);
+  }
 });

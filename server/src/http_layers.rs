@@ -13,6 +13,11 @@
 //! * The client address is the socket peer, or the first `X-Forwarded-For` hop
 //!   only when `MAGFLOCK_TRUST_PROXY` is on.
 //! * Pages may not be framed by other sites, and MIME types are not sniffed.
+//! * The site's JS, WASM and CSS (`/pkg/...`) are sent with `Cache-Control:
+//!   no-cache`: a browser revalidates them (a 304 when unchanged) before each
+//!   use, so after an upgrade it never mixes a cached `magflock.wasm` with the
+//!   new build's JS or the chunks of the pages loaded on demand (their names
+//!   carry no content hash).
 
 use axum::body::Body;
 use axum::extract::{ConnectInfo, Request, State};
@@ -102,8 +107,12 @@ pub async fn cross_origin_guard(
 }
 
 pub async fn security_headers(req: Request<Body>, next: Next) -> Response {
+    let is_site_asset = req.uri().path().starts_with("/pkg/");
     let mut res = next.run(req).await;
     let headers = res.headers_mut();
+    if is_site_asset {
+        headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-cache"));
+    }
     headers.insert(
         header::X_CONTENT_TYPE_OPTIONS,
         HeaderValue::from_static("nosniff"),

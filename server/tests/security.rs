@@ -1,5 +1,6 @@
 //! Sign-in throttling, cross-site refusal, session rotation and revocation, the
-//! absolute session lifetime, and sessions surviving a restart, on both engines.
+//! absolute session lifetime, sessions surviving a restart, and the headers
+//! every response carries, on both engines.
 
 mod support;
 
@@ -302,7 +303,52 @@ async fn sessions_end_after_their_maximum_length(server: TestServer) -> TestServ
     server
 }
 
+async fn responses_carry_security_headers_and_site_files_are_revalidated(
+    server: TestServer,
+) -> TestServer {
+    server.add_user("owner@example.com", Role::Owner).await;
+    let client = server.client();
+    let page = server.get(&client, "/login").await;
+    assert_eq!(page.status(), 200);
+    let header = |res: &reqwest::Response, name: &str| {
+        res.headers()
+            .get(name)
+            .map(|v| v.to_str().unwrap().to_string())
+    };
+    assert_eq!(header(&page, "x-frame-options").as_deref(), Some("DENY"));
+    assert_eq!(
+        header(&page, "x-content-type-options").as_deref(),
+        Some("nosniff")
+    );
+    assert_eq!(
+        header(&page, "referrer-policy").as_deref(),
+        Some("same-origin")
+    );
+    assert_ne!(header(&page, "cache-control").as_deref(), Some("no-cache"));
+    // The site's files (present or not in this build of the site): always
+    // revalidated, so an upgrade is never mixed with a cached older file.
+    for path in [
+        "/pkg/magflock.wasm",
+        "/pkg/magflock.js",
+        "/pkg/chunk_1.wasm",
+    ] {
+        let asset = server.get(&client, path).await;
+        assert_eq!(
+            header(&asset, "cache-control").as_deref(),
+            Some("no-cache"),
+            "{path}"
+        );
+        assert_eq!(
+            header(&asset, "x-content-type-options").as_deref(),
+            Some("nosniff"),
+            "{path}"
+        );
+    }
+    server
+}
+
 on_both_engines!(
+    responses_carry_security_headers_and_site_files_are_revalidated,
     failed_sign_ins_are_throttled_without_revealing_accounts,
     cross_site_changes_are_refused,
     sign_in_rotates_the_session_id,
