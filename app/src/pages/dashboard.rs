@@ -13,9 +13,12 @@ use magflock_types::time::{format_duration, format_utc};
 
 #[component]
 pub fn DashboardPage() -> impl IntoView {
+    // Every resource of the page is made here, before anything waits (see
+    // `WidgetsState`).
     let summary = Resource::new(|| (), |_| dashboard_summary());
     let acknowledge = ServerAction::<AcknowledgeAlert>::new();
     let alerts = Resource::new(move || acknowledge.version().get(), |_| list_alerts(false));
+    let widgets = crate::pages::widgets::WidgetsState::new();
     let badge = use_context::<AlertBadge>();
     // The header's count follows what was acknowledged here.
     Effect::new(move |_| {
@@ -48,7 +51,7 @@ pub fn DashboardPage() -> impl IntoView {
                             <Stat label="Uptime" value=format_duration(s.uptime_secs) hint=format!("v{} · {} store", s.version, s.store_engine)/>
                         </dl>
                         <AlertsCard alerts acknowledge/>
-                        <crate::pages::widgets::WidgetsSection/>
+                        <crate::pages::widgets::WidgetsSection state=widgets/>
                         <div class="mt-6">
                             <Card title="Recent activity">
                                 <ul class="divide-y divide-slate-200 dark:divide-slate-800" data-testid="recent-activity">

@@ -66,6 +66,29 @@ pub fn SchemaPage() -> impl IntoView {
         move || (project.get(), migrate.version().get()),
         |(project, _)| describe_schema(project),
     );
+    // What extensions add to the chosen table (the one in the address, else
+    // the first). Made here with the page's other resources, not in the table
+    // panel: a resource made inside a `Suspense` gets its number (which pairs
+    // the server's answer with the browser's resource at hydration) only once
+    // the schema has arrived, in whatever order the server's pending work
+    // finishes, and the browser may then pair it with another one's answer.
+    let views = Resource::new(
+        move || (project.get(), selected.get(), migrate.version().get()),
+        move |(project, selected, _)| async move {
+            let chosen = match selected {
+                Some(key) => Some(key),
+                None => schema
+                    .await
+                    .ok()
+                    .and_then(|described| described.tables.first().map(TableView::key)),
+            };
+            let Some((schema_name, table)) = chosen.as_deref().and_then(|key| key.split_once('.'))
+            else {
+                return Ok(Vec::new());
+            };
+            schema_explorer_views(project, schema_name.to_string(), table.to_string()).await
+        },
+    );
     view! {
         <p class="mb-4 text-sm">
             <a href=move || format!("/projects/{}", project.get()) class=LINK>{move || format!("← Project {}", project.get())}</a>
@@ -76,7 +99,7 @@ pub fn SchemaPage() -> impl IntoView {
                 match schema.await {
                     Err(error @ (AppError::Forbidden | AppError::Unauthenticated | AppError::Unavailable | AppError::NotFound(_))) => view! { <ErrorPage error/> }.into_any(),
                     Err(error) => view! { <ErrorBanner error=Signal::derive(move || Some(error.clone()))/> }.into_any(),
-                    Ok(described) => view! { <Explorer described selected tab/> }.into_any(),
+                    Ok(described) => view! { <Explorer described selected tab views/> }.into_any(),
                 }
             })}
         </Transition>
@@ -98,6 +121,7 @@ fn Explorer(
     described: SchemaView,
     selected: Memo<Option<String>>,
     tab: Memo<String>,
+    views: Resource<Result<Vec<ExplorerContribution>, AppError>>,
 ) -> impl IntoView {
     let project = described.project.clone();
     let engine = described.engine;
@@ -173,7 +197,7 @@ fn Explorer(
                             <p class="text-sm text-slate-600 dark:text-slate-300" data-testid="no-tables">"This database has no tables yet. Run a migration below to create the first one."</p>
                         </Card>
                     }.into_any(),
-                    Ok(Some(table)) => view! { <TablePanel project=project.clone() engine table tab/> }.into_any(),
+                    Ok(Some(table)) => view! { <TablePanel project=project.clone() engine table tab views/> }.into_any(),
                 }}
             </div>
         </div>
@@ -186,15 +210,9 @@ fn TablePanel(
     engine: DbEngine,
     table: TableView,
     tab: Memo<String>,
+    views: Resource<Result<Vec<ExplorerContribution>, AppError>>,
 ) -> impl IntoView {
     let key = table.key();
-    let views = {
-        let (project, schema, name) = (project.clone(), table.schema.clone(), table.name.clone());
-        Resource::new(
-            || (),
-            move |_| schema_explorer_views(project.clone(), schema.clone(), name.clone()),
-        )
-    };
     let tab_link = {
         let (project, key) = (project.clone(), key.clone());
         move |value: String, label: String, testid: &'static str| {

@@ -3,8 +3,10 @@
 //! `components::declarative`; their buttons and forms run the extension's
 //! commands through the server, for admins and owners only.
 
+use crate::AppError;
 use crate::api::widgets::{
-    DashboardLayout, RunViewCommand, SaveDashboardLayout, Widget, dashboard_widgets, render_panel,
+    DashboardLayout, DashboardView, RunViewCommand, SaveDashboardLayout, Widget, dashboard_widgets,
+    render_panel,
 };
 use crate::components::declarative::{DeclarativeView, ViewCommand, ViewError};
 use crate::components::errors::{ErrorBanner, ErrorPage, action_error};
@@ -12,15 +14,36 @@ use crate::components::ui::{Card, PageHeader, SECONDARY_BUTTON};
 use leptos::prelude::*;
 use leptos_router::hooks::use_params_map;
 
+/// The widgets section's actions and data, made where the Dashboard starts.
+///
+/// Not inside the section: it is drawn inside the Dashboard's `Suspense`, and a
+/// resource made there gets its number (which pairs the server's answer with
+/// the browser's resource at hydration) only when the summary has arrived, in
+/// whatever order the server's pending work finishes; made up front, it always
+/// gets the same one.
+#[derive(Clone, Copy)]
+pub struct WidgetsState {
+    save: ServerAction<SaveDashboardLayout>,
+    run: ServerAction<RunViewCommand>,
+    widgets: Resource<Result<DashboardView, AppError>>,
+}
+
+impl WidgetsState {
+    pub fn new() -> Self {
+        let save = ServerAction::<SaveDashboardLayout>::new();
+        let run = ServerAction::<RunViewCommand>::new();
+        let widgets = Resource::new(
+            move || (save.version().get(), run.version().get()),
+            |_| dashboard_widgets(),
+        );
+        Self { save, run, widgets }
+    }
+}
+
 /// The Dashboard's "Extension widgets" section.
 #[component]
-pub fn WidgetsSection() -> impl IntoView {
-    let save = ServerAction::<SaveDashboardLayout>::new();
-    let run = ServerAction::<RunViewCommand>::new();
-    let widgets = Resource::new(
-        move || (save.version().get(), run.version().get()),
-        |_| dashboard_widgets(),
-    );
+pub fn WidgetsSection(state: WidgetsState) -> impl IntoView {
+    let WidgetsState { save, run, widgets } = state;
     let save_error = action_error(save);
     let run_error = action_error(run);
     let busy = Signal::derive(move || run.pending().get() || save.pending().get());
