@@ -13,11 +13,12 @@
 //! * The client address is the socket peer, or the first `X-Forwarded-For` hop
 //!   only when `MAGFLOCK_TRUST_PROXY` is on.
 //! * Pages may not be framed by other sites, and MIME types are not sniffed.
-//! * The site's JS, WASM and CSS (`/pkg/...`) are sent with `Cache-Control:
-//!   no-cache`: a browser revalidates them (a 304 when unchanged) before each
-//!   use, so after an upgrade it never mixes a cached `magflock.wasm` with the
-//!   new build's JS or the chunks of the pages loaded on demand (their names
-//!   carry no content hash).
+//! * The site's files (the JS, WASM and CSS under `/pkg`, the public files) are
+//!   sent with `Cache-Control: no-cache` ([`revalidate_site_files`], on the
+//!   handler that serves them): a browser revalidates them (a 304 when
+//!   unchanged) before each use, so after an upgrade it never mixes a cached
+//!   `magflock.wasm` with the new build's JS or the chunks of the pages loaded
+//!   on demand (their names carry no content hash).
 
 use axum::body::Body;
 use axum::extract::{ConnectInfo, Request, State};
@@ -106,13 +107,16 @@ pub async fn cross_origin_guard(
     next.run(req).await
 }
 
+/// For the site's files, whose names carry no content hash.
+pub async fn revalidate_site_files(mut res: Response) -> Response {
+    res.headers_mut()
+        .insert(header::CACHE_CONTROL, HeaderValue::from_static("no-cache"));
+    res
+}
+
 pub async fn security_headers(req: Request<Body>, next: Next) -> Response {
-    let is_site_asset = req.uri().path().starts_with("/pkg/");
     let mut res = next.run(req).await;
     let headers = res.headers_mut();
-    if is_site_asset {
-        headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-cache"));
-    }
     headers.insert(
         header::X_CONTENT_TYPE_OPTIONS,
         HeaderValue::from_static("nosniff"),

@@ -14,7 +14,8 @@ use crate::oidc::Oidc;
 use crate::sessions::DbSessionStore;
 use crate::{Config, StartError};
 use axum::Router;
-use axum::middleware::{from_fn, from_fn_with_state};
+use axum::handler::Handler;
+use axum::middleware::{from_fn, from_fn_with_state, map_response};
 use leptos::prelude::provide_context;
 use leptos_axum::{
     AxumRouteListing, LeptosRoutes, file_and_error_handler_with_context, generate_route_list,
@@ -182,7 +183,10 @@ pub async fn start(config: Config) -> Result<Running, StartError> {
             let options = options.clone();
             move || shell(options.clone())
         })
-        .fallback(file_and_error_handler_with_context(provide, shell))
+        .fallback(
+            file_and_error_handler_with_context(provide, shell)
+                .layer(map_response(http_layers::revalidate_site_files)),
+        )
         .with_state(options)
         .nest("/gateway", kernel.gateway.router())
         .nest("/realtime", crate::realtime::router(&kernel))

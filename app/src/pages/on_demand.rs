@@ -1,18 +1,19 @@
 //! The console pages the browser downloads only when they are first visited.
 //!
 //! Guarantees: sign-in, first-run setup, the Dashboard and the daily work with
-//! extensions (Marketplace, Approvals, Extensions, Health, Projects, panels)
+//! extensions (Marketplace, Approvals, Extensions, Health, Projects and their
+//! Schema Explorer, panels)
 //! ship in the main wasm, so the first visit and those pages need nothing
-//! else. The pages listed here (settings, accounts, audit, events, the schema
-//! explorer, a listing's README) are [`LazyRoute`]s: `cargo leptos build
+//! else. The pages listed here (settings, accounts, audit, events, a listing's
+//! README) are [`LazyRoute`]s: `cargo leptos build
 //! --split` moves each one's code into its own wasm file, and code several of
 //! them share into chunks of their own. A server-rendered page of this list
 //! still hydrates in place: the server marks it and adds `<link
 //! rel="preload">` tags for the files it needs (see [`OnDemandHead`]), and the
 //! browser hydrates it asynchronously (`crate::hydrate`), once they have
-//! arrived. Every other page hydrates synchronously, as before. The server renders these pages
-//! exactly as the others. Sizes: BENCHMARKS.md, "MagUI: what a browser
-//! downloads".
+//! arrived. Every other page hydrates synchronously, as before. The server
+//! renders these pages exactly as the others. Sizes: BENCHMARKS.md, "MagUI:
+//! what a browser downloads".
 
 use crate::pages;
 use leptos::prelude::*;
@@ -85,18 +86,24 @@ fn on_demand_head(route: &str) {
     use leptos_meta::{Link, Meta};
     // Rendered to HTML, a leptos_meta tag goes to the head, not here.
     let _ = view! { <Meta name=crate::HYDRATION_META content="async"/> }.to_html();
-    let Some((pkg, files, _loader)) =
-        use_context::<leptos::WasmSplitManifest>().and_then(|manifest| manifest.0.try_get_value())
-    else {
-        return;
-    };
     let prefix = format!("__{}_view_", snake_case(route));
-    let needed = files
-        .iter()
-        .find_map(|(name, needed)| name.starts_with(&prefix).then_some(needed));
-    for file in needed.into_iter().flatten() {
+    // Read in place: the manifest lists every page's files.
+    let hrefs = use_context::<leptos::WasmSplitManifest>()
+        .and_then(|manifest| {
+            manifest.0.try_with_value(|(pkg, files, _loader)| {
+                files
+                    .iter()
+                    .find_map(|(name, needed)| name.starts_with(&prefix).then_some(needed))
+                    .into_iter()
+                    .flatten()
+                    .map(|file| format!("{pkg}/{file}.wasm"))
+                    .collect::<Vec<_>>()
+            })
+        })
+        .unwrap_or_default();
+    for href in hrefs {
         let _ = view! {
-            <Link rel="preload" href=format!("{pkg}/{file}.wasm") as_="fetch" type_="application/wasm" crossorigin="anonymous"/>
+            <Link rel="preload" href as_="fetch" type_="application/wasm" crossorigin="anonymous"/>
         }
         .to_html();
     }

@@ -75,18 +75,15 @@ pub fn SchemaPage() -> impl IntoView {
     let views = Resource::new(
         move || (project.get(), selected.get(), migrate.version().get()),
         move |(project, selected, _)| async move {
-            let chosen = match selected {
-                Some(key) => Some(key),
-                None => schema
-                    .await
+            let chosen = schema.await.ok().and_then(|described| {
+                chosen_table(&described.tables, selected.as_deref())
                     .ok()
-                    .and_then(|described| described.tables.first().map(TableView::key)),
-            };
-            let Some((schema_name, table)) = chosen.as_deref().and_then(|key| key.split_once('.'))
-            else {
-                return Ok(Vec::new());
-            };
-            schema_explorer_views(project, schema_name.to_string(), table.to_string()).await
+                    .flatten()
+            });
+            match chosen {
+                Some(table) => schema_explorer_views(project, table.schema, table.name).await,
+                None => Ok(Vec::new()),
+            }
         },
     );
     view! {
@@ -116,6 +113,20 @@ pub fn SchemaPage() -> impl IntoView {
     }
 }
 
+/// The table the explorer shows: the one named in the address (`Err` with its
+/// key when there is no such table), else the first one, if any.
+fn chosen_table(tables: &[TableView], selected: Option<&str>) -> Result<Option<TableView>, String> {
+    match selected {
+        None => Ok(tables.first().cloned()),
+        Some(key) => tables
+            .iter()
+            .find(|t| t.key() == key)
+            .cloned()
+            .map(Some)
+            .ok_or_else(|| key.to_string()),
+    }
+}
+
 #[component]
 fn Explorer(
     described: SchemaView,
@@ -128,17 +139,7 @@ fn Explorer(
     let tables = described.tables.clone();
     let chosen = {
         let tables = tables.clone();
-        move || -> Result<Option<TableView>, String> {
-            match selected.get() {
-                None => Ok(tables.first().cloned()),
-                Some(key) => tables
-                    .iter()
-                    .find(|t| t.key() == key)
-                    .cloned()
-                    .map(Some)
-                    .ok_or(key),
-            }
-        }
+        move || chosen_table(&tables, selected.get().as_deref())
     };
     let current_key = {
         let chosen = chosen.clone();
